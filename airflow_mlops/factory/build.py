@@ -1,0 +1,105 @@
+"""Turn a validated spec into its DAGs: train, score, monitor and rollback.
+
+Only Airflow and this package's light modules are imported here: the DAG processor runs this on
+every parse. Operators import their ML libraries inside ``execute``.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from airflow.sdk import DAG, Param
+
+from airflow_mlops.factory.docs import render_doc
+from airflow_mlops.operators.evaluate import EvaluateOperator
+from airflow_mlops.operators.features import FeastMaterializeOperator
+from airflow_mlops.operators.promotion import PromotionGateOperator, RollbackOperator
+from airflow_mlops.operators.report import EvidentlyReportOperator
+from airflow_mlops.operators.retrain import RetrainDecisionOperator
+from airflow_mlops.operators.score import BatchScoreOperator
+from airflow_mlops.operators.train import MLflowTrainOperator
+from airflow_mlops.operators.validate import GXValidateOperator
+from airflow_mlops.spec import ModelSpec
+
+START_DATE = datetime(2026, 1, 1)
+TRIGGER_REASONS = ["schedule", "manual", "drift", "new_data", "metric_drop", "code_change"]
+
+
+def _dag(spec: ModelSpec, kind: str, spec_file: str, schedule: str | None, **kwargs) -> DAG:
+    m = spec.model
+    return DAG(
+        dag_id=spec.dag_ids[kind],
+        schedule=schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        tags=["airflow-mlops", kind, m.team, m.domain, m.task, *m.tags],
+        doc_md=render_doc(spec, kind, spec_file),
+        description=f"{m.name}: {kind} ({m.task}, team {m.team})",
+        default_args={"owner": m.team, "retries": 1, "retry_delay": timedelta(minutes=1)},
+        **kwargs,
+    )
+
+
+def build_train_dag(spec: ModelSpec, spec_path: str) -> DAG:
+    """materialize → validate → train → evaluate → promote."""
+    params = {
+        "reason": Param("schedule", enum=TRIGGER_REASONS, description="Why this training run starts."),
+        "note": Param("", type="string", description="Free text recorded on the MLflow run."),
+    }
+    with _dag(spec, "train", spec_path, spec.schedule.train, params=params) as dag:
+        common = {"spec_path": spec_path}
+        materialize = FeastMaterializeOperator(task_id="materialize", purpose="train", **common)
+        validate = GXValidateOperator(task_id="validate", purpose="train", **common)
+        train = MLflowTrainOperator(task_id="train", **common)
+        evaluate = EvaluateOperator(task_id="evaluate", **common)
+        promote = PromotionGateOperator(task_id="promote", **common)
+        materialize >> validate >> train >> evaluate >> promote
+    return dag
+
+
+def build_score_dag(spec: ModelSpec, spec_path: str) -> DAG:
+    """materialize → validate → score."""
+    with _dag(spec, "score", spec_path, spec.schedule.score) as dag:
+        common = {"spec_path": spec_path}
+        materialize = FeastMaterializeOperator(task_id="materialize", purpose="score", **common)
+        validate = GXValidateOperator(task_id="validate", purpose="score", **common)
+        score = BatchScoreOperator(task_id="score", **common)
+        materialize >> validate >> score
+    return dag
+
+
+def build_monitor_dag(spec: ModelSpec, spec_path: str) -> DAG:
+    """report → decide_retrain."""
+    with _dag(spec, "monitor", spec_path, spec.schedule.monitor) as dag:
+        common = {"spec_path": spec_path}
+        report = EvidentlyReportOperator(task_id="report", **common)
+        decide = RetrainDecisionOperator(task_id="decide_retrain", **common)
+        report >> decide
+    return dag
+
+
+def build_rollback_dag(spec: ModelSpec, spec_path: str) -> DAG:
+    """One task that re-points ``champion`` to the version given as a Param."""
+    params = {
+        "version": Param(1, type="integer", minimum=1, description="Registered model version to serve."),
+        "reason": Param("manual rollback", type="string", minLength=1, description="Why (recorded in history)."),
+    }
+    with _dag(spec, "rollback", spec_path, None, params=params) as dag:
+        RollbackOperator(task_id="rollback", spec_path=spec_path, retries=0)
+    return dag
+
+
+BUILDERS = {
+    "train": build_train_dag,
+    "score": build_score_dag,
+    "monitor": build_monitor_dag,
+    "rollback": build_rollback_dag,
+}
+
+
+def build_dags(spec: ModelSpec, spec_path: str | Path) -> dict[str, DAG]:
+    """All DAGs of one spec, keyed by dag_id."""
+    path = str(Path(spec_path).resolve())
+    return {spec.dag_ids[kind]: build(spec, path) for kind, build in BUILDERS.items()}

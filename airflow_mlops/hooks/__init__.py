@@ -1,0 +1,1 @@
+"""Hooks: I/O against Feast, MLflow, the scores database and S3."""

@@ -1,0 +1,1 @@
+"""Hook module for feast (filled in by its stage)."""

@@ -1,0 +1,1 @@
+"""Hook module for mlflow (filled in by its stage)."""

@@ -1,0 +1,1 @@
+"""Hook module for scores_db (filled in by its stage)."""

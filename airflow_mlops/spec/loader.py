@@ -1,0 +1,162 @@
+"""Load a YAML spec into a :class:`ModelSpec`, with errors that name file, field and line."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from airflow_mlops.spec.errors import SpecError, SpecProblem
+from airflow_mlops.spec.schema import ModelSpec
+
+SECRET_KEY = re.compile(
+    r"(^|_)(password|passwd|pwd|secret|token|api_?key|access_?key|secret_?key|private_?key|credentials?)$",
+    re.IGNORECASE,
+)
+URI_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, ...], int]:
+    """Map each field path of a YAML node tree to its 1-based line."""
+    lines = {path: node.start_mark.line + 1}
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            sub = (*path, key_node.value)
+            lines.update(_line_index(value_node, sub))
+            lines[sub] = key_node.start_mark.line + 1  # a field's line is its key's line
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            lines.update(_line_index(item, (*path, i)))
+    return lines
+
+
+def _line_for(lines: dict[tuple[Any, ...], int], loc: tuple[Any, ...]) -> int | None:
+    """The line of the longest prefix of ``loc`` the YAML parser knows."""
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in lines:
+            return lines[loc[:end]]
+    return None
+
+
+def _field(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "(top level)"
+
+
+def _secret_problems(data: Any, file: str, lines: dict, loc: tuple[Any, ...] = ()) -> list[SpecProblem]:
+    problems: list[SpecProblem] = []
+    if isinstance(data, dict):
+        for key, value in data.items():
+            sub = (*loc, key)
+            if isinstance(key, str) and SECRET_KEY.search(key) and value not in (None, ""):
+                problems.append(
+                    SpecProblem(
+                        file,
+                        _field(sub),
+                        "credentials do not belong in a spec; "
+                        "store them in an Airflow connection and reference it by conn_id",
+                        _line_for(lines, sub),
+                    )
+                )
+            else:
+                problems += _secret_problems(value, file, lines, sub)
+    elif isinstance(data, list):
+        for i, item in enumerate(data):
+            problems += _secret_problems(item, file, lines, (*loc, i))
+    elif isinstance(data, str) and URI_WITH_PASSWORD.match(data):
+        problems.append(
+            SpecProblem(
+                file,
+                _field(loc),
+                "a URI with an inline password; use an Airflow connection (conn_id)",
+                _line_for(lines, loc),
+            )
+        )
+    return problems
+
+
+def _message(error: dict[str, Any]) -> str:
+    msg = error["msg"]
+    if error["type"] == "extra_forbidden":
+        return "unknown field (check the spelling; see `airflow-mlops schema`)"
+    if error["type"] == "missing":
+        return "required field is missing"
+    if (
+        "input" in error
+        and error["type"] not in ("model_type", "dict_type")
+        and not isinstance(error["input"], dict | list)
+    ):
+        msg += f" (got {error['input']!r})"
+    return msg.removeprefix("Value error, ")
+
+
+def parse_spec(text: str, file: str = "<spec>") -> ModelSpec:
+    """Validate spec text; raise :class:`SpecError` listing every problem."""
+    try:
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise SpecError(
+            [
+                SpecProblem(
+                    file, "(yaml)", f"not valid YAML: {getattr(exc, 'problem', exc)}", mark.line + 1 if mark else None
+                )
+            ]
+        ) from None
+    lines = _line_index(node) if node is not None else {}
+    if not isinstance(data, dict):
+        raise SpecError([SpecProblem(file, "(top level)", "a spec must be a YAML mapping", 1)])
+    problems = _secret_problems(data, file, lines)
+    try:
+        spec = ModelSpec.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
+            if _field(loc) not in {p.field for p in problems}:  # a secret is reported once, as a secret
+                problems.append(SpecProblem(file, _field(loc), _message(error), _line_for(lines, loc)))
+        spec = None
+    if problems:
+        problems.sort(key=lambda p: (p.line or 0, p.field))
+        raise SpecError(problems)
+    return spec
+
+
+def load_spec(path: str | Path) -> ModelSpec:
+    """Load and validate one spec file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError([SpecProblem(str(path), "(file)", f"cannot read: {exc.strerror}")]) from None
+    return parse_spec(text, str(path))
+
+
+@lru_cache(maxsize=256)
+def _cached(path: str, mtime_ns: int, size: int) -> ModelSpec:
+    return load_spec(path)
+
+
+def load_spec_cached(path: str | Path) -> ModelSpec:
+    """:func:`load_spec`, memoized on the file's mtime and size (DAG files are parsed constantly)."""
+    stat = Path(path).stat()
+    return _cached(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def find_specs(paths: list[str | Path]) -> list[Path]:
+    """Spec files among ``paths`` (files, or folders searched recursively)."""
+    found: list[Path] = []
+    for raw in paths:
+        p = Path(raw)
+        if p.is_dir():
+            found += sorted(q for q in p.rglob("*") if q.suffix in SPEC_SUFFIXES and q.is_file())
+        else:
+            found.append(p)
+    return found
