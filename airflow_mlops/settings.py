@@ -67,3 +67,13 @@ def default_artifact_root() -> str:
 def default_scores_uri() -> str:
     """Embedded scores database: SQLite under the MLOps home."""
     return f"sqlite:///{home_path('scores.db')}"
+
+
+def model_datasets_dir(model: str, purpose: str) -> Path:
+    """Datasets of one model and purpose (``train`` or ``score``): ``datasets/<model>/<purpose>/``."""
+    return _dir(f"datasets/{model}/{purpose}")
+
+
+def model_reports_dir(model: str) -> Path:
+    """Reports of one model: ``reports/<model>/``."""
+    return _dir(f"reports/{model}")

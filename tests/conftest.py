@@ -56,3 +56,12 @@ def demo_home(tmp_path_factory) -> tuple[Path, dict[str, str]]:
     env = airflow_env(home)
     prepare(home, PROJECT, env)
     return home, env
+
+
+@pytest.fixture(scope="session")
+def pg():
+    """A real PostgreSQL server started for this test session (see tests/pg.py)."""
+    from .pg import postgres_server
+
+    with postgres_server() as server:
+        yield server

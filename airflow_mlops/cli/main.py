@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import pkgutil
 import sys
 
-COMMANDS = (
-    "airflow_mlops.cli.validate",
-    "airflow_mlops.cli.schema",
-    "airflow_mlops.cli.stub",
-    "airflow_mlops.cli.demo",
-)
+FIRST = ("validate", "schema", "stub", "demo")
+
+
+def command_modules() -> list[str]:
+    """Every module of this package with a ``register(subparsers)`` function: one per subcommand.
+
+    Subcommand modules import heavy libraries inside their handlers only, so ``--help`` stays fast.
+    """
+    import airflow_mlops.cli as package
+
+    names = [m.name for m in pkgutil.iter_modules(package.__path__) if m.name not in ("main", "__init__")]
+    names.sort(key=lambda n: (FIRST.index(n) if n in FIRST else len(FIRST), n))
+    return [f"airflow_mlops.cli.{n}" for n in names]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -24,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     parser.add_argument("--version", action="version", version=f"airflow-mlops {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for name in COMMANDS:
+    for name in command_modules():
         importlib.import_module(name).register(sub)
     return parser
 

@@ -1,1 +1,94 @@
-"""Hook module for mlflow (filled in by its stage)."""
+"""MLflow hook: tracking URI (and credentials) from an Airflow connection.
+
+Connection ``mlflow_default`` (any conn type): ``host`` is the tracking URI, e.g.
+``http://mlflow:5000`` or ``sqlite:////data/mlflow.db``; ``login``/``password`` become
+``MLFLOW_TRACKING_USERNAME``/``PASSWORD``; extra ``{"artifact_root": "s3://bucket/mlflow"}`` sets where
+new experiments store artifacts. Without that connection (or ``MLFLOW_TRACKING_URI``) the hook uses the
+embedded store under the MLOps home: SQLite plus a local artifact folder.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+from airflow_mlops import settings
+
+if TYPE_CHECKING:
+    from mlflow.tracking import MlflowClient
+
+
+class MLflowHook(BaseHook):
+    """Gives an :class:`mlflow.tracking.MlflowClient` configured from ``mlflow_conn_id``."""
+
+    conn_name_attr = "mlflow_conn_id"
+    default_conn_name = "mlflow_default"
+    conn_type = "mlflow"
+    hook_name = "MLflow"
+
+    def __init__(self, mlflow_conn_id: str = default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mlflow_conn_id = mlflow_conn_id
+
+    @cached_property
+    def _settings(self) -> dict[str, Any]:
+        try:
+            conn = self.get_connection(self.mlflow_conn_id)
+        except Exception:  # no such connection: embedded defaults
+            conn = None
+        if conn is not None and conn.host:
+            return {
+                "tracking_uri": conn.host if "://" in conn.host else f"http://{conn.host}:{conn.port or 5000}",
+                "username": conn.login,
+                "password": conn.password,
+                "artifact_root": conn.extra_dejson.get("artifact_root"),
+            }
+        uri = os.environ.get("MLFLOW_TRACKING_URI") or settings.default_mlflow_uri()
+        return {
+            "tracking_uri": uri,
+            "artifact_root": None if "MLFLOW_TRACKING_URI" in os.environ else settings.default_artifact_root(),
+        }
+
+    @property
+    def tracking_uri(self) -> str:
+        return self._settings["tracking_uri"]
+
+    def configure(self) -> str:
+        """Point the ``mlflow`` module at this connection; returns the tracking URI."""
+        import mlflow
+
+        if self._settings.get("username"):
+            os.environ["MLFLOW_TRACKING_USERNAME"] = self._settings["username"]
+            os.environ["MLFLOW_TRACKING_PASSWORD"] = self._settings["password"] or ""
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        return self.tracking_uri
+
+    def get_conn(self) -> MlflowClient:
+        """An MlflowClient for this connection."""
+        from mlflow.tracking import MlflowClient
+
+        self.configure()
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    def ensure_experiment(self, name: str) -> str:
+        """Experiment id of ``name``, creating it (with the configured artifact root) when missing."""
+        client = self.get_conn()
+        experiment = client.get_experiment_by_name(name)
+        if experiment is not None:
+            return experiment.experiment_id
+        return client.create_experiment(name, artifact_location=self._artifact_location(name))
+
+    def _artifact_location(self, name: str) -> str | None:
+        root = self._settings.get("artifact_root")
+        return f"{root.rstrip('/')}/{name}" if root else None
+
+    def run_url(self, experiment_id: str, run_id: str) -> str:
+        """Link to a run in the MLflow UI (set ``[mlops] mlflow_ui_url`` / MLFLOW_UI_URL for the embedded store)."""
+        base = os.environ.get("MLFLOW_UI_URL") or (
+            self.tracking_uri if self.tracking_uri.startswith("http") else "http://localhost:5000"
+        )
+        return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"

@@ -52,6 +52,14 @@ def project_path(spec_path: str | Path, relative: str) -> Path:
     return roots[0] / path
 
 
+def upstream(context: Any, task_id: str) -> dict[str, Any]:
+    """The XCom return value of an upstream task of this DAG run; a clear error when it is missing."""
+    value = context["ti"].xcom_pull(task_ids=task_id)
+    if not isinstance(value, dict):
+        raise ValueError(f"upstream task {task_id!r} returned no result (got {value!r})")
+    return value
+
+
 class PlaceholderStage(SpecOperator):
     """A stage that only logs what it will do; replaced by the real operator of that stage."""
 
