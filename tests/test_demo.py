@@ -1,0 +1,27 @@
+"""The main job: `airflow-mlops demo` runs every example pipeline end to end with `airflow dags test`."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_mlops.cli.demo import dag_run_state
+
+from .conftest import run_cli
+
+
+def test_dag_run_state_reads_the_final_state():
+    out = "x DagRun Finished: dag_id=a, state=running, y\nDagRun Finished: dag_id=a, run_id=r, state=failed, z"
+    assert dag_run_state(out) == "failed"
+    assert dag_run_state("no run here") is None
+
+
+@pytest.mark.slow
+def test_demo_runs_every_example_pipeline(tmp_path):
+    home = tmp_path / "demo"
+    out = run_cli(["airflow-mlops", "demo", "--home", str(home)], timeout=1800)
+    assert out.returncode == 0, out.stdout[-5000:] + out.stderr[-3000:]
+    for model in ("ride_demand", "rider_churn"):
+        for kind in ("train", "score", "monitor"):
+            assert f"ok   {model}__{kind}" in out.stdout
+    assert (home / "airflow" / "airflow.db").exists()
+    assert (home / "data" / "zone_hourly.parquet").exists()
