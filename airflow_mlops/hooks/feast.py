@@ -1,1 +1,275 @@
-"""Hook module for feast (filled in by its stage)."""
+"""Feast hook: one FeatureStore for a feature repo, with change-aware apply, materialize and retrieval.
+
+The repo's ``feature_store.yaml`` (or the file named by ``$FEAST_FS_YAML_FILE_PATH``, Feast's own
+variable) is read by Feast, which expands ``${VAR}``; the hook sets ``AIRFLOW_MLOPS_HOME`` to the MLOps
+home first when it is unset, so the embedded registry, online store and data follow the MLOps home.
+Feast itself is imported only when a method runs.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import importlib.util
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airflow.sdk import BaseHook
+
+from airflow_mlops import settings
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from feast import FeatureStore
+
+    from airflow_mlops.spec import ModelSpec
+
+FS_YAML_ENV = "FEAST_FS_YAML_FILE_PATH"
+# Environment variables the repo definitions read (they change what `apply` registers).
+DEFINITION_ENV = ("AIRFLOW_MLOPS_HOME", "AIRFLOW_MLOPS_FEATURE_SOURCE", "AIRFLOW_MLOPS_FEATURE_DATA")
+ROW_COLUMN = "__mlops_row"
+
+
+class FeastHook(BaseHook):
+    """Wraps :class:`feast.FeatureStore` for the feature repo at ``repo_path``.
+
+    :param repo_path: folder with ``feature_store.yaml`` and the Python definitions.
+    :param fs_yaml_file: another config file (e.g. ``feature_store.postgres.yaml``); default
+        ``$FEAST_FS_YAML_FILE_PATH``, else ``<repo_path>/feature_store.yaml``.
+    """
+
+    hook_name = "Feast"
+
+    def __init__(self, repo_path: str | Path, fs_yaml_file: str | Path | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.repo_path = Path(repo_path).resolve()
+        if not (self.repo_path / "feature_store.yaml").exists() and fs_yaml_file is None:
+            raise FileNotFoundError(f"no Feast repo at {self.repo_path} (feature_store.yaml missing)")
+        raw = fs_yaml_file or os.environ.get(FS_YAML_ENV) or "feature_store.yaml"
+        self.fs_yaml_file = (self.repo_path / raw).resolve()
+        os.environ.setdefault("AIRFLOW_MLOPS_HOME", str(settings.mlops_home()))
+
+    @cached_property
+    def store(self) -> FeatureStore:
+        """The FeatureStore (local registry and SQLite folders are created on first use)."""
+        from feast import FeatureStore
+
+        store = FeatureStore(repo_path=str(self.repo_path), fs_yaml_file=self.fs_yaml_file)
+        for path in (self._local_registry_path(store), getattr(store.config.online_store, "path", None)):
+            if path and "://" not in str(path):
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+        return store
+
+    # --- apply -------------------------------------------------------------------------------------
+
+    def repo_files(self) -> list[Path]:
+        """The definition files and the config file, in a stable order."""
+        files = {p for p in self.repo_path.rglob("*.py") if "__pycache__" not in p.parts}
+        return sorted(files | {self.fs_yaml_file})
+
+    def repo_digest(self) -> str:
+        """sha256 over the repo files and the environment the definitions read."""
+        digest = hashlib.sha256()
+        for path in self.repo_files():
+            digest.update(str(path.relative_to(self.repo_path)).encode() + b"\0" + path.read_bytes() + b"\0")
+        for name in DEFINITION_ENV:
+            digest.update(f"{name}={os.environ.get(name, '')}\0".encode())
+        return digest.hexdigest()
+
+    def digest_file(self) -> Path:
+        """Where the digest of the last applied repo is kept: next to a local registry, else in the home."""
+        registry = self._local_registry_path(self.store)
+        if registry:
+            return Path(f"{registry}.sha256")
+        return settings.home_path("feast", f"{self.store.config.project}.repo.sha256")
+
+    def apply(self, force: bool = False) -> bool:
+        """Register the repo definitions when they changed since the last apply; True when applied."""
+        digest = self.repo_digest()
+        marker = self.digest_file()
+        with self._lock(marker.with_suffix(".lock")):
+            registry = self._local_registry_path(self.store)
+            registry_missing = registry is not None and not Path(registry).exists()
+            if not force and not registry_missing and marker.exists() and marker.read_text().strip() == digest:
+                self.log.info("Feast repo %s unchanged (digest %s): apply skipped", self.repo_path, digest[:12])
+                return False
+            started = time.monotonic()
+            objects, to_delete = self._plan()
+            self.store.apply(objects, objects_to_delete=to_delete, partial=False)
+            self.store.refresh_registry()
+            marker.write_text(digest + "\n")
+            self.log.info(
+                "Feast apply of %s: %d objects registered, %d removed in %.1fs (digest %s)",
+                self.repo_path,
+                len(objects),
+                len(to_delete),
+                time.monotonic() - started,
+                digest[:12],
+            )
+            return True
+
+    def _plan(self) -> tuple[list[Any], list[Any]]:
+        """The repo's Feast objects, and the registered ones the repo no longer defines."""
+        from feast.repo_contents import RepoContents
+        from feast.repo_operations import extract_objects_for_apply_delete
+
+        repo = RepoContents(
+            projects=[],
+            data_sources=[],
+            entities=[],
+            feature_views=[],
+            feature_services=[],
+            on_demand_feature_views=[],
+            stream_feature_views=[],
+            label_views=[],
+            permissions=[],
+        )
+        for obj in self._load_definitions():
+            for field, kinds in _repo_fields().items():
+                if isinstance(obj, kinds) and not any(obj is seen for seen in getattr(repo, field)):
+                    getattr(repo, field).append(obj)
+                    break
+        for view in repo.feature_views:  # sources defined inline count too
+            if view.batch_source is not None and not any(view.batch_source is s for s in repo.data_sources):
+                repo.data_sources.append(view.batch_source)
+        to_apply, to_delete, _, _ = extract_objects_for_apply_delete(
+            self.store.config.project, self.store.registry, repo
+        )
+        return to_apply, to_delete
+
+    def _load_definitions(self) -> Iterator[Any]:
+        """Every module-level object of the repo's Python files, loaded fresh (no sys.modules cache)."""
+        for path in self.repo_files():
+            if path.suffix != ".py" or path.name == "__init__.py":
+                continue
+            name = f"_feast_repo_{hashlib.sha256(str(path).encode()).hexdigest()[:10]}_{path.stem}"
+            spec = importlib.util.spec_from_file_location(name, path)
+            if spec is None or spec.loader is None:
+                continue
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module  # dataclass-like decorators look the module up
+            try:
+                spec.loader.exec_module(module)
+            finally:
+                sys.modules.pop(name, None)
+            yield from vars(module).values()
+
+    # --- materialize -------------------------------------------------------------------------------
+
+    def materialize(self, start: datetime, end: datetime, feature_views: list[str] | None = None) -> dict[str, int]:
+        """Load ``[start, end]`` of the views' sources into the online store; returns source rows per view.
+
+        Re-running the same interval writes the same values again (online writes are upserts).
+        """
+        started = time.monotonic()
+        names = feature_views or [v.name for v in self.store.list_feature_views()]
+        rows = {name: self.source_rows(name, start, end) for name in names}
+        self.store.materialize(start, end, feature_views=names)
+        self.log.info(
+            "Feast materialize %s..%s: %s source rows in %.1fs",
+            start.isoformat(),
+            end.isoformat(),
+            ", ".join(f"{n}={r}" for n, r in rows.items()),
+            time.monotonic() - started,
+        )
+        return rows
+
+    def source_rows(self, feature_view: str, start: datetime, end: datetime) -> int:
+        """Rows of a feature view's batch source with an event timestamp in ``[start, end]``."""
+        view = self.store.get_feature_view(feature_view)
+        source = view.batch_source
+        job = self.store._get_provider().offline_store.pull_all_from_table_or_query(
+            config=self.store.config,
+            data_source=source,
+            join_key_columns=view.join_keys,
+            feature_name_columns=[],
+            timestamp_field=source.timestamp_field,
+            created_timestamp_column=source.created_timestamp_column or None,
+            start_date=start,
+            end_date=end,
+        )
+        return job.to_arrow().num_rows
+
+    # --- retrieval ---------------------------------------------------------------------------------
+
+    def feature_refs(self, spec: ModelSpec) -> Any:
+        """What to retrieve for a spec: its feature service when named, else its refs."""
+        if spec.features.feature_service:
+            return self.store.get_feature_service(spec.features.feature_service)
+        return list(spec.features.refs)
+
+    def training_set(self, entity_df: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+        """Point-in-time-correct features for every row of ``entity_df`` (its extra columns kept).
+
+        Rows come back in the order of ``entity_df``, duplicates included; raises when a row is lost
+        or a feature of the spec is missing.
+        """
+        import pandas as pd
+
+        started = time.monotonic()
+        frame = entity_df.reset_index(drop=True).copy()
+        frame[spec.features.timestamp] = pd.to_datetime(frame[spec.features.timestamp], utc=True)
+        if spec.features.timestamp != "event_timestamp":
+            frame = frame.rename(columns={spec.features.timestamp: "event_timestamp"})
+        frame[ROW_COLUMN] = range(len(frame))
+        job = self.store.get_historical_features(entity_df=frame, features=self.feature_refs(spec))
+        result = job.to_df().sort_values(ROW_COLUMN, kind="stable").drop(columns=ROW_COLUMN).reset_index(drop=True)
+        if spec.features.timestamp != "event_timestamp":
+            result = result.rename(columns={"event_timestamp": spec.features.timestamp})
+        if len(result) != len(frame):
+            raise RuntimeError(f"Feast returned {len(result)} rows for {len(frame)} entity rows")
+        missing = [c for c in spec.features.feature_names if c not in result.columns]
+        if missing:
+            raise KeyError(f"features {missing} of spec {spec.model.name} not served by Feast (got {list(result)})")
+        self.log.info(
+            "Feast historical retrieval for %s: %d rows x %d features in %.1fs",
+            spec.model.name,
+            len(result),
+            len(spec.features.feature_names),
+            time.monotonic() - started,
+        )
+        return result
+
+    # --- helpers -----------------------------------------------------------------------------------
+
+    def _local_registry_path(self, store: FeatureStore) -> str | None:
+        registry = store.config.registry
+        path = getattr(registry, "path", None)
+        if getattr(registry, "registry_type", "file") != "file" or not path or "://" in str(path):
+            return None
+        path = Path(path)
+        return str(path if path.is_absolute() else self.repo_path / path)
+
+    @staticmethod
+    @contextmanager
+    def _lock(path: Path) -> Iterator[None]:
+        """An exclusive file lock, so two tasks never apply to one registry at once."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _repo_fields() -> dict[str, tuple[type, ...]]:
+    """RepoContents field for each Feast object type (more specific types first)."""
+    from feast import Entity, FeatureService, FeatureView, OnDemandFeatureView, StreamFeatureView
+    from feast.data_source import DataSource
+
+    return {
+        "stream_feature_views": (StreamFeatureView,),
+        "on_demand_feature_views": (OnDemandFeatureView,),
+        "feature_views": (FeatureView,),
+        "entities": (Entity,),
+        "feature_services": (FeatureService,),
+        "data_sources": (DataSource,),
+    }
