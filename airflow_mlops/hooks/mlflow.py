@@ -92,3 +92,50 @@ class MLflowHook(BaseHook):
             self.tracking_uri if self.tracking_uri.startswith("http") else "http://localhost:5000"
         )
         return f"{base.rstrip('/')}/#/experiments/{experiment_id}/runs/{run_id}"
+
+    # --- registry -----------------------------------------------------------------------------------
+
+    def register_version(self, name: str, model_uri: str, tags: dict[str, str] | None = None) -> Any:
+        """Register ``model_uri`` as a new version of registered model ``name`` (created when missing)."""
+        import mlflow
+
+        self.configure()
+        return mlflow.register_model(model_uri, name, tags=tags, await_registration_for=60)
+
+    def set_alias(self, name: str, alias: str, version: str) -> None:
+        """Point ``alias`` of registered model ``name`` at ``version``."""
+        self.get_conn().set_registered_model_alias(name, alias, str(version))
+
+    def version_by_alias(self, name: str, alias: str) -> Any | None:
+        """The ModelVersion behind ``name@alias``, or None when the model or the alias does not exist."""
+        from mlflow.exceptions import MlflowException
+
+        try:
+            return self.get_conn().get_model_version_by_alias(name, alias)
+        except MlflowException:
+            return None
+
+    def load_sklearn(self, name: str, version: str) -> Any:
+        """The scikit-learn model of version ``version`` of registered model ``name``."""
+        import mlflow.sklearn
+
+        self.configure()
+        return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+
+    def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
+        """Log many metrics to an existing (possibly finished) run in one batch."""
+        import time
+
+        from mlflow.entities import Metric
+
+        now = int(time.time() * 1000)
+        batch = [Metric(key, float(value), now, step) for key, value in metrics.items()]
+        client = self.get_conn()
+        for start in range(0, len(batch), 1000):
+            client.log_batch(run_id, metrics=batch[start : start + 1000])
+
+    def log_artifacts(self, run_id: str, paths: list[str], artifact_path: str | None = None) -> None:
+        """Upload local files to an existing run's artifacts."""
+        client = self.get_conn()
+        for path in paths:
+            client.log_artifact(run_id, path, artifact_path)

@@ -1,11 +1,171 @@
-"""Operator that will train and register with MLflow (placeholder: logs only)."""
+"""Train the spec's scikit-learn pipeline, log it to MLflow and register it as the ``challenger``."""
 
 from __future__ import annotations
 
-from airflow_mlops.operators.base import PlaceholderStage
+import time
+from typing import Any
+
+from airflow_mlops.hooks.mlflow import MLflowHook
+from airflow_mlops.links import MLflowRunLink
+from airflow_mlops.operators.base import SpecOperator, upstream
+
+CHALLENGER = "challenger"
+MODEL_ARTIFACT = "model"
 
 
-class MLflowTrainOperator(PlaceholderStage):
-    """Train and register with MLflow (placeholder)."""
+def trigger_reason(context: Any) -> str:
+    """Why this run started: ``dag_run.conf["reason"]``, else ``params["reason"]``, else ``unknown``."""
+    dag_run = context.get("dag_run")
+    conf = getattr(dag_run, "conf", None) or {}
+    params = context.get("params") or {}
+    return str(conf.get("reason") or params.get("reason") or "unknown")
 
-    stage = "train"
+
+def run_tags(context: Any, spec: Any, dataset: str, digest: str) -> dict[str, str]:
+    """The ``mlops.*`` run tags of docs/architecture.md."""
+    from airflow_mlops.training.hashing import code_version, spec_hash
+
+    ti = context["ti"]
+    tags = {
+        "mlops.spec_hash": spec_hash(spec),
+        "mlops.code_version": code_version(),
+        "mlops.dag_id": str(ti.dag_id),
+        "mlops.dag_run_id": str(context.get("run_id") or ti.run_id),
+        "mlops.trigger_reason": trigger_reason(context),
+        "mlops.dataset_path": dataset,
+        "mlops.dataset_digest": digest,
+        "mlops.model_name": spec.model.name,
+        "mlops.team": spec.model.team,
+        "mlops.domain": spec.model.domain,
+    }
+    note = (context.get("params") or {}).get("note")
+    if note:
+        tags["mlops.note"] = str(note)
+    return tags
+
+
+class MLflowTrainOperator(SpecOperator):
+    """Fit ``spec.training.estimator`` on the validated training set and register it in MLflow.
+
+    Reads ``upstream("validate")["dataset"]``, holds out the most recent ``training.holdout.fraction``
+    of rows, fits on the rest, logs params, holdout metrics (overall and per slice), the dataset input,
+    the model (signature + input example) and the ``mlops.*`` tags, registers a new version of
+    ``spec.model.name`` and points the ``challenger`` alias at it.
+
+    :param mlflow_conn_id: connection of the MLflow tracking server / registry.
+    """
+
+    template_fields = (*SpecOperator.template_fields, "mlflow_conn_id")
+    operator_extra_links = (MLflowRunLink(),)
+    ui_color = "#d4f1e8"
+
+    def __init__(self, *, mlflow_conn_id: str = MLflowHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        import pandas as pd
+
+        from airflow_mlops.training.fit import train
+        from airflow_mlops.training.hashing import file_digest
+        from airflow_mlops.training.metrics import flatten
+
+        spec = self.spec
+        source = upstream(context, "validate")
+        dataset = str(source["dataset"])
+        digest = str(source.get("digest") or file_digest(dataset))
+        frame = pd.read_parquet(dataset)
+        self.log.info("training %s on %s (%d rows, digest %s)", spec.model.name, dataset, len(frame), digest[:12])
+
+        result = train(frame, spec)
+        self.log.info(
+            "fit %s on %d rows in %.2f s; fresh window %s..%s (%d rows): %s",
+            spec.training.estimator,
+            result.window.train_rows,
+            result.fit_seconds,
+            result.window.start,
+            result.window.end,
+            result.window.rows,
+            result.metrics,
+        )
+
+        hook = MLflowHook(mlflow_conn_id=self.mlflow_conn_id)
+        started = time.perf_counter()
+        run_id, experiment_id, model_uri = self._log_run(hook, context, frame, dataset, digest, result, flatten)
+        logged = time.perf_counter()
+        version = hook.register_version(spec.model.name, model_uri, tags={"mlops.run_id": run_id})
+        hook.set_alias(spec.model.name, CHALLENGER, version.version)
+        self.log.info(
+            "logged run %s in %.2f s; registered %s version %s as %s in %.2f s",
+            run_id,
+            logged - started,
+            spec.model.name,
+            version.version,
+            CHALLENGER,
+            time.perf_counter() - logged,
+        )
+        MLflowRunLink.persist(context, hook.run_url(experiment_id, run_id))
+        return {
+            "run_id": run_id,
+            "experiment_id": experiment_id,
+            "model_version": str(version.version),
+            "model_uri": f"models:/{spec.model.name}/{version.version}",
+            "metrics": result.metrics,
+            "slice_metrics": result.slice_metrics,
+            "window": result.window.as_dict(),
+            "dataset": dataset,
+            "digest": digest,
+        }
+
+    def _log_run(
+        self, hook: MLflowHook, context: Any, frame: Any, dataset: str, digest: str, result: Any, flatten: Any
+    ) -> tuple[str, str, str]:
+        """Log params, metrics, dataset, tags and the model in one MLflow run; returns (run, experiment, model uri)."""
+        import mlflow
+        import mlflow.sklearn
+        from mlflow.models import infer_signature
+
+        from airflow_mlops.training.serialize import pip_requirements, skops_trusted_types
+
+        spec = self.spec
+        hook.configure()
+        experiment_id = hook.ensure_experiment(spec.model.name)
+        features = spec.features.feature_names
+        tags = run_tags(context, spec, dataset, digest)
+        with mlflow.start_run(experiment_id=experiment_id, run_name=tags["mlops.dag_run_id"], tags=tags) as run:
+            mlflow.log_params(self._params(result))
+            mlflow.log_metrics(flatten(result.metrics, result.slice_metrics))
+            data = mlflow.data.from_pandas(
+                frame, source=dataset, targets=spec.features.label, name=f"{spec.model.name}-train"
+            )
+            mlflow.log_input(data, context="training")
+            example = result.train[features].head(5)
+            sample = result.train[features].head(500)
+            info = mlflow.sklearn.log_model(
+                result.pipeline,
+                name=MODEL_ARTIFACT,
+                signature=infer_signature(sample, result.pipeline.predict(sample)),
+                input_example=example,
+                pip_requirements=pip_requirements(),
+                skops_trusted_types=skops_trusted_types(result.pipeline),
+            )
+            mlflow.set_tag("mlops.mlflow_dataset_digest", data.digest)
+        return run.info.run_id, experiment_id, info.model_uri
+
+    def _params(self, result: Any) -> dict[str, str]:
+        t = self.spec.training
+        params = {f"estimator.{k}": v for k, v in result.params.items()}
+        params.update(
+            {
+                "estimator": t.estimator,
+                "holdout.by": t.holdout.by,
+                "holdout.fraction": t.holdout.fraction,
+                "features.numeric": ",".join(result.numeric),
+                "features.categorical": ",".join(result.categorical),
+                "rows.train": result.window.train_rows,
+                "rows.holdout": result.window.rows,
+                "window.start": result.window.start,
+                "window.end": result.window.end,
+            }
+        )
+        return {k: str(v)[:6000] for k, v in params.items()}

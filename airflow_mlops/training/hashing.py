@@ -1,0 +1,45 @@
+"""Identity of what produced a model: the spec's canonical content and the training code."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+_PACKAGE = Path(__file__).resolve().parents[1]
+TRAINING_CODE = ("training", "operators/train.py", "operators/evaluate.py", "hooks/mlflow.py")
+
+
+def spec_hash(spec: Any) -> str:
+    """sha256 of the validated spec as canonical JSON (key order and YAML formatting do not matter)."""
+    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def code_hash() -> str:
+    """sha256 over the training code files (paths and contents), in a stable order."""
+    digest = hashlib.sha256()
+    for entry in TRAINING_CODE:
+        path = _PACKAGE / entry
+        files = sorted(path.rglob("*.py")) if path.is_dir() else [path]
+        for file in files:
+            digest.update(str(file.relative_to(_PACKAGE)).encode())
+            digest.update(file.read_bytes())
+    return digest.hexdigest()
+
+
+def code_version() -> str:
+    """``<package version>+<first 12 hex of the training code hash>``, e.g. ``0.1.0+3f2a…``."""
+    from airflow_mlops import __version__
+
+    return f"{__version__}+{code_hash()[:12]}"
+
+
+def file_digest(path: str | Path) -> str:
+    """sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,31 @@
+"""What logging a fitted pipeline with the MLflow sklearn flavour needs: skops trusted types, pip pins."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError, version
+from typing import Any
+
+TRUSTED_PREFIXES = ("sklearn.", "numpy.", "scipy.")
+PINNED = ("mlflow", "scikit-learn", "skops", "numpy", "pandas", "scipy")
+
+
+def skops_trusted_types(model: Any) -> list[str]:
+    """Types skops does not trust by default in ``model``; only scikit-learn/numpy/scipy types are accepted."""
+    import skops.io
+
+    found = skops.io.get_untrusted_types(data=skops.io.dumps(model))
+    foreign = [t for t in found if not t.startswith(TRUSTED_PREFIXES)]
+    if foreign:
+        raise ValueError(f"model holds types outside scikit-learn/numpy/scipy, refusing to trust them: {foreign}")
+    return sorted(found)
+
+
+def pip_requirements() -> list[str]:
+    """Exact pins of the serving dependencies (explicit pins also skip MLflow's slow inference)."""
+    pins = []
+    for name in PINNED:
+        try:
+            pins.append(f"{name}=={version(name)}")
+        except PackageNotFoundError:
+            continue
+    return pins
