@@ -1,11 +1,124 @@
-"""Operator that will batch-score into the scores database (placeholder: logs only)."""
+"""Batch-score the validated scoring set with the champion (and, in shadow mode, the challenger)."""
 
 from __future__ import annotations
 
-from airflow_mlops.operators.base import PlaceholderStage
+import time
+from typing import Any
+
+from airflow_mlops.operators.base import SpecOperator, upstream
 
 
-class BatchScoreOperator(PlaceholderStage):
-    """Batch-score into the scores database (placeholder)."""
+class NoChampionError(RuntimeError):
+    """The registered model has no ``champion`` alias yet."""
 
-    stage = "score"
+
+class BatchScoreOperator(SpecOperator):
+    """Score ``upstream("validate")["dataset"]`` into ``spec.scoring.destination``.
+
+    The ``champion`` alias is resolved to a concrete version once, at task start; only that version
+    scores. With ``scoring.shadow`` and a ``challenger`` alias on another version, the challenger also
+    scores into the same table with ``role = 'challenger'``. Each (model, role, logical date) slice is
+    replaced atomically, so retries and re-runs never duplicate rows.
+
+    :param mlflow_conn_id: MLflow connection (see :class:`~airflow_mlops.hooks.mlflow.MLflowHook`).
+    :param scores_conn_id: overrides ``scoring.destination.conn_id`` of the spec.
+    """
+
+    template_fields = (*SpecOperator.template_fields, "scores_conn_id")
+    ui_color = "#fde9d9"
+
+    def __init__(
+        self, *, mlflow_conn_id: str = "mlflow_default", scores_conn_id: str | None = None, **kwargs: Any
+    ) -> None:
+        super().__init__(**kwargs)
+        self.mlflow_conn_id = mlflow_conn_id
+        self.scores_conn_id = scores_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_mlops.hooks.mlflow import MLflowHook
+        from airflow_mlops.hooks.scores_db import ScoresDbHook
+        from airflow_mlops.scoring.scorer import resolve_alias
+
+        spec = self.spec
+        name = spec.model.name
+        validated = upstream(context, "validate")
+        dataset = validated["dataset"]
+        mlflow_hook = MLflowHook(self.mlflow_conn_id)
+        client = mlflow_hook.get_conn()
+        champion = resolve_alias(client, name, "champion")
+        if champion is None:
+            raise NoChampionError(
+                f"model {name!r} has no 'champion' version in MLflow ({mlflow_hook.tracking_uri}): "
+                f"run the {spec.dag_ids['train']} DAG and promote a version first"
+            )
+        self.log.info("scoring with %s version %s (alias champion, run %s)", name, champion.version, champion.run_id)
+        roles = [("champion", champion)]
+        if spec.scoring.shadow:
+            challenger = resolve_alias(client, name, "challenger")
+            if challenger is not None and challenger.version != champion.version:
+                self.log.info(
+                    "shadow scoring with challenger version %s (run %s)", challenger.version, challenger.run_id
+                )
+                roles.append(("challenger", challenger))
+            else:
+                self.log.info("shadow scoring on, but no challenger distinct from the champion")
+        logical_date = context.get("logical_date") or context["dag_run"].run_after
+        conn_id = self.scores_conn_id or spec.scoring.destination.conn_id
+        db = ScoresDbHook(conn_id)
+        written = {
+            role: self._score_role(ref, role, dataset, validated.get("digest"), logical_date, context, db, mlflow_hook)
+            for role, ref in roles
+        }
+        result = {
+            "rows": written["champion"],
+            "table": spec.scoring.destination.table,
+            "model_version": champion.version,
+            "run_id": champion.run_id,
+            "logical_date": logical_date.isoformat(),
+            "conn_id": conn_id,
+            "dataset": dataset,
+            "shadow": None,
+        }
+        if "challenger" in written:
+            result["shadow"] = {
+                "model_version": roles[1][1].version,
+                "run_id": roles[1][1].run_id,
+                "rows": written["challenger"],
+            }
+        return result
+
+    def _score_role(self, ref, role, dataset, digest, logical_date, context, db, mlflow_hook) -> int:
+        from airflow_mlops.scoring.scorer import file_digest, load_model, score_batches, scores_table
+        from airflow_mlops.scoring.table import ScoreBatchKey, ScoredInput
+        from airflow_mlops.scoring.writers import timed
+
+        spec = self.spec
+        table = scores_table(spec, dataset)
+        model = load_model(ref, mlflow_hook.tracking_uri)
+        key = ScoreBatchKey(spec.model.name, ref.version, role, ref.run_id, context["run_id"], logical_date)
+        source = ScoredInput(str(dataset), digest or file_digest(dataset), tuple(spec.features.feature_names))
+        batches = score_batches(
+            model,
+            dataset,
+            spec.features.entity,
+            spec.features.timestamp,
+            spec.features.feature_names,
+            spec.scoring.chunk_rows,
+            spec.model.task == "classification",
+        )
+        started = time.monotonic()
+        rows = db.replace_scores(table, key, timed(batches, self.log.info), source=source)
+        took = time.monotonic() - started
+        self.log.info(
+            "%s: wrote %d %s rows for %s to %s (%s) in %.1fs, %.0f rows/s (chunks of %d)",
+            spec.model.name,
+            rows,
+            role,
+            key.logical_date.isoformat(),
+            table.name,
+            db.dialect,
+            took,
+            rows / max(took, 1e-9),
+            spec.scoring.chunk_rows,
+        )
+        return rows

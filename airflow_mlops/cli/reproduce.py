@@ -1,0 +1,132 @@
+"""``airflow-mlops reproduce MODEL --logical-date D``: re-score a date and compare with the stored predictions.
+
+Scoring records, per (scores table, model, role, logical date), the model version and run and the
+scored input dataset (path and sha256) in the ``mlops_score_runs`` table. Reproduce loads that exact
+version, re-scores that exact file (refusing when its digest changed) and compares every stored
+prediction and probability by row (relative tolerance 1e-9). Exit 0 when everything matches, else 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+TOLERANCE = {"rtol": 1e-9, "atol": 1e-12}
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "reproduce",
+        help="re-score a logical date with the recorded model version(s) and compare with stored scores",
+        description=__doc__.split("\n\n", 1)[1],
+    )
+    p.add_argument("model", metavar="MODEL", help="model name (spec model.name)")
+    p.add_argument("--logical-date", required=True, help="logical date of the scoring run (ISO 8601; UTC if naive)")
+    p.add_argument("--spec", help="model spec (default: dags/MODEL.yaml of the project)")
+    p.add_argument("--conn-id", help="scores database connection (default: the spec's scoring.destination.conn_id)")
+    p.add_argument("--mlflow-conn-id", default="mlflow_default", help="MLflow connection (default: mlflow_default)")
+    p.set_defaults(handler=run)
+
+
+def parse_date(text: str) -> datetime:
+    from airflow_mlops.scoring.table import utc
+
+    return utc(datetime.fromisoformat(text.strip()))
+
+
+def find_spec(model: str, explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    roots = [Path(os.environ["AIRFLOW_MLOPS_PROJECT"])] if os.environ.get("AIRFLOW_MLOPS_PROJECT") else []
+    roots += [Path.cwd(), Path(__file__).resolve().parents[2]]
+    for root in roots:
+        for suffix in (".yaml", ".yml"):
+            if (root / "dags" / f"{model}{suffix}").is_file():
+                return root / "dags" / f"{model}{suffix}"
+    raise SystemExit(f"no spec for {model!r} under {', '.join(str(r / 'dags') for r in roots)}; pass --spec")
+
+
+def compare(stored: list[tuple], recomputed: list[tuple]) -> tuple[int, int, list[str]]:
+    """``(matched, mismatched, examples)`` of stored vs recomputed ``(row_id, prediction, probability)`` rows."""
+    import math
+
+    fresh = {row_id: (pred, prob) for row_id, pred, prob in recomputed}
+    matched, mismatched, examples = 0, 0, []
+
+    def close(a, b) -> bool:
+        if a is None or b is None:
+            return a is None and b is None
+        if math.isnan(a) or math.isnan(b):
+            return math.isnan(a) and math.isnan(b)
+        return abs(a - b) <= TOLERANCE["atol"] + TOLERANCE["rtol"] * abs(b)
+
+    for row_id, pred, prob in stored:
+        again = fresh.pop(row_id, None)
+        if again is not None and close(pred, again[0]) and close(prob, again[1]):
+            matched += 1
+            continue
+        mismatched += 1
+        if len(examples) < 5:
+            examples.append(f"row {row_id}: stored {pred!r}/{prob!r}, re-scored {again!r}")
+    for row_id in sorted(fresh)[: max(0, 5 - len(examples))]:
+        examples.append(f"row {row_id}: re-scored but not stored")
+    return matched, mismatched + len(fresh), examples
+
+
+def run(args: argparse.Namespace) -> int:
+    from airflow_mlops.hooks.mlflow import MLflowHook
+    from airflow_mlops.hooks.scores_db import ScoresDbHook
+    from airflow_mlops.scoring.scorer import ModelRef, file_digest, load_model, score_batches
+    from airflow_mlops.scoring.table import ScoresTable
+    from airflow_mlops.spec import load_spec
+
+    spec = load_spec(find_spec(args.model, args.spec))
+    if spec.model.name != args.model:
+        print(f"spec {args.spec} is for model {spec.model.name!r}, not {args.model!r}", file=sys.stderr)
+        return 1
+    logical_date = parse_date(args.logical_date)
+    table = ScoresTable(spec.scoring.destination.table, spec.features.entity, spec.features.timestamp)
+    db = ScoresDbHook(args.conn_id or spec.scoring.destination.conn_id)
+    runs = db.runs(table, args.model, logical_date)
+    if not runs:
+        print(f"no scores recorded for {args.model} at {logical_date.isoformat()} in {table.name}", file=sys.stderr)
+        return 1
+    tracking_uri = MLflowHook(args.mlflow_conn_id).configure()
+    failed = False
+    for rec in runs:
+        label = f"{args.model} {rec['role']} version {rec['model_version']} at {logical_date.isoformat()}"
+        dataset = rec["dataset_path"]
+        if not dataset or not Path(dataset).is_file():
+            print(f"{label}: input dataset {dataset!r} is gone; cannot reproduce", file=sys.stderr)
+            failed = True
+            continue
+        if rec["dataset_digest"] and file_digest(dataset) != rec["dataset_digest"]:
+            print(f"{label}: input dataset {dataset} changed since scoring (sha256 differs)", file=sys.stderr)
+            failed = True
+            continue
+        model = load_model(ModelRef(args.model, rec["model_version"], rec["mlflow_run_id"]), tracking_uri)
+        recomputed = []
+        for batch in score_batches(
+            model,
+            dataset,
+            spec.features.entity,
+            spec.features.timestamp,
+            json.loads(rec["feature_names"]) or spec.features.feature_names,
+            spec.scoring.chunk_rows,
+            spec.model.task == "classification",
+        ):
+            recomputed += zip(
+                *(batch.column(c).to_pylist() for c in ("row_id", "prediction", "probability")), strict=True
+            )
+        stored = db.predictions(table, args.model, rec["role"], logical_date)
+        matched, mismatched, examples = compare(stored, recomputed)
+        verdict = "match" if not mismatched and matched == len(recomputed) else "MISMATCH"
+        print(f"{label}: {verdict}: {matched} matched, {mismatched} mismatched (stored {len(stored)} rows)")
+        for line in examples:
+            print(f"  {line}")
+        failed |= verdict != "match"
+    return 1 if failed else 0
