@@ -1,0 +1,67 @@
+"""``airflow-mlops history MODEL [--at DATE]``: alias moves of a model, and which version served at a time."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import UTC, datetime, time
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "history",
+        help="alias history of a model (promotions, rollbacks); which version served at a date",
+        description="List every recorded alias move of MODEL. With --at, print the version the alias "
+        "pointed to at that time (a date alone means the end of that day, UTC).",
+    )
+    p.add_argument("model")
+    p.add_argument("--alias", default="champion")
+    p.add_argument("--at", help="ISO date or datetime, e.g. 2026-03-01 or 2026-03-01T12:00+00:00")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=run)
+
+
+def parse_when(text: str) -> datetime:
+    """An aware datetime from an ISO date (end of that day, UTC) or datetime (UTC when naive)."""
+    try:
+        if len(text) == 10:
+            return datetime.combine(datetime.fromisoformat(text).date(), time.max, tzinfo=UTC)
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise SystemExit(f"--at: not an ISO date or datetime: {text!r}") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def run(args: argparse.Namespace) -> int:
+    from airflow_mlops.promotion.history import AliasHistory
+
+    history = AliasHistory()
+    if args.at:
+        at = parse_when(args.at)
+        row = history.serving_at(args.model, at, args.alias)
+        if args.json:
+            print(json.dumps({"model": args.model, "alias": args.alias, "at": at.isoformat(), "event": row}))
+        elif row is None:
+            print(f"{args.model}@{args.alias}: no version at {at.isoformat()}")
+            return 1
+        else:
+            print(
+                f"{args.model}@{args.alias} at {at.isoformat()}: version {row['version']} "
+                f"(since {row['at']}, {row['action']}, reason: {row['reason'] or '-'}, by {row['who'] or '-'})"
+            )
+        return 0 if row else 1
+    rows = history.events(args.model, args.alias)
+    if args.json:
+        print(json.dumps(rows))
+        return 0
+    if not rows:
+        print(f"no alias history for {args.model}@{args.alias}", file=sys.stderr)
+        return 1
+    print(f"{'time (UTC)':32} {'action':9} {'status':9} {'version':>7} {'previous':>8}  who / dag run / reason")
+    for r in rows:
+        print(
+            f"{r['at']:32} {r['action']:9} {r['status']:9} {r['version'] or '-':>7} {r['previous_version'] or '-':>8}  "
+            f"{r['who'] or '-'} / {r['dag_run_id'] or '-'} / {r['reason'] or '-'}"
+        )
+    return 0

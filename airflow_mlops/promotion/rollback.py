@@ -1,0 +1,72 @@
+"""Rollback in one step: re-point ``champion`` to an earlier, existing and servable version, and record it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from airflow_mlops import settings
+from airflow_mlops.promotion.history import AliasHistory, Move
+from airflow_mlops.promotion.servability import check_servable
+
+
+class RollbackError(ValueError):
+    """The rollback was refused: no such version, or it cannot be served."""
+
+
+def latest_sample(model: str) -> Path | None:
+    """Newest materialized dataset of the model (scoring first, then training), a sample of real input."""
+    for purpose in ("score", "train"):
+        folder = settings.mlops_home() / "datasets" / model / purpose
+        files = (
+            sorted(folder.glob("*.parquet"), key=lambda p: p.stat().st_mtime, reverse=True) if folder.exists() else []
+        )
+        if files:
+            return files[0]
+    return None
+
+
+def rollback(
+    client: Any,
+    tracking_uri: str,
+    model: str,
+    version: str | int,
+    reason: str,
+    *,
+    alias: str = "champion",
+    who: str | None = None,
+    dag_id: str | None = None,
+    dag_run_id: str | None = None,
+    sample: str | Path | None = None,
+    columns: list[str] | None = None,
+    history: AliasHistory | None = None,
+) -> Move:
+    """Point ``alias`` at ``version`` after checking it exists and can be served; every attempt is recorded."""
+    version = str(version)
+    history = history or AliasHistory(client=client)
+    fields = {"reason": reason, "who": who, "dag_id": dag_id, "dag_run_id": dag_run_id}
+    try:
+        client.get_model_version(model, version)
+    except Exception:
+        known = sorted((int(v.version) for v in client.search_model_versions(f"name='{model}'")), reverse=True)
+        message = f"model {model!r} has no version {version} (registered: {known or 'none'})"
+        history.record(
+            model, alias, version, action="rollback", status="refused", details={"detail": message}, **fields
+        )
+        raise RollbackError(message) from None
+    sample = sample or latest_sample(model)
+    served = check_servable(f"models:/{model}/{version}", tracking_uri, sample, columns if sample else None)
+    if not served.ok:
+        message = f"version {version} of {model!r} cannot be served: {served.detail}"
+        history.record(
+            model, alias, version, action="rollback", status="refused", details={"detail": message}, **fields
+        )
+        raise RollbackError(message)
+    return history.move(
+        model,
+        alias,
+        version,
+        action="rollback",
+        details={"servability": served.detail, "sample": str(sample)},
+        **fields,
+    )
