@@ -8,15 +8,18 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from airflow.sdk import DAG, Param
+from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
+from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
 from airflow_mlops.factory.docs import render_doc
+from airflow_mlops.monitoring.assets import new_data_asset
 from airflow_mlops.operators.evaluate import EvaluateOperator
 from airflow_mlops.operators.features import FeastMaterializeOperator
 from airflow_mlops.operators.promotion import PromotionGateOperator, RollbackOperator
 from airflow_mlops.operators.report import EvidentlyReportOperator
-from airflow_mlops.operators.retrain import RetrainDecisionOperator
+from airflow_mlops.operators.retrain import NewDataSignalOperator, RetrainDecisionOperator
 from airflow_mlops.operators.score import BatchScoreOperator
 from airflow_mlops.operators.train import MLflowTrainOperator
 from airflow_mlops.operators.validate import GXValidateOperator
@@ -26,7 +29,7 @@ START_DATE = datetime(2026, 1, 1)
 TRIGGER_REASONS = ["schedule", "manual", "drift", "new_data", "metric_drop", "code_change"]
 
 
-def _dag(spec: ModelSpec, kind: str, spec_file: str, schedule: str | None, **kwargs) -> DAG:
+def _dag(spec: ModelSpec, kind: str, spec_file: str, schedule: Any, **kwargs) -> DAG:
     m = spec.model
     return DAG(
         dag_id=spec.dag_ids[kind],
@@ -42,13 +45,26 @@ def _dag(spec: ModelSpec, kind: str, spec_file: str, schedule: str | None, **kwa
     )
 
 
+def train_schedule(spec: ModelSpec) -> Any:
+    """The train DAG's schedule: its cron (``schedule`` in ``retrain_on``), or-ed with the new-data Asset
+    (``new_data`` in ``retrain_on``); None (manual and monitor-triggered only) when neither applies."""
+    retrain_on = spec.monitoring.retrain_on
+    cron = spec.schedule.train if "schedule" in retrain_on else None
+    if "new_data" not in retrain_on:
+        return cron
+    asset = new_data_asset(spec.model.name)
+    if cron is None:
+        return [asset]
+    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(cron, timezone="UTC"), assets=asset)
+
+
 def build_train_dag(spec: ModelSpec, spec_path: str) -> DAG:
     """materialize → validate → train → evaluate → promote."""
     params = {
         "reason": Param("schedule", enum=TRIGGER_REASONS, description="Why this training run starts."),
         "note": Param("", type="string", description="Free text recorded on the MLflow run."),
     }
-    with _dag(spec, "train", spec_path, spec.schedule.train, params=params) as dag:
+    with _dag(spec, "train", spec_path, train_schedule(spec), params=params) as dag:
         common = {"spec_path": spec_path}
         materialize = FeastMaterializeOperator(task_id="materialize", purpose="train", **common)
         validate = GXValidateOperator(task_id="validate", purpose="train", **common)
@@ -60,23 +76,34 @@ def build_train_dag(spec: ModelSpec, spec_path: str) -> DAG:
 
 
 def build_score_dag(spec: ModelSpec, spec_path: str) -> DAG:
-    """materialize → validate → score."""
+    """materialize → validate → score; plus ``signal_new_data`` (new-data Asset) when retrain_on has new_data."""
     with _dag(spec, "score", spec_path, spec.schedule.score) as dag:
         common = {"spec_path": spec_path}
         materialize = FeastMaterializeOperator(task_id="materialize", purpose="score", **common)
         validate = GXValidateOperator(task_id="validate", purpose="score", **common)
         score = BatchScoreOperator(task_id="score", **common)
         materialize >> validate >> score
+        if "new_data" in spec.monitoring.retrain_on:  # independent of scoring: new labels are news either way
+            NewDataSignalOperator(task_id="signal_new_data", outlets=[new_data_asset(spec.model.name)], **common)
     return dag
 
 
 def build_monitor_dag(spec: ModelSpec, spec_path: str) -> DAG:
-    """report → decide_retrain."""
+    """report → decide_retrain → trigger_train (skipped with decide_retrain when no retrain is due)."""
     with _dag(spec, "monitor", spec_path, spec.schedule.monitor) as dag:
         common = {"spec_path": spec_path}
         report = EvidentlyReportOperator(task_id="report", **common)
         decide = RetrainDecisionOperator(task_id="decide_retrain", **common)
-        report >> decide
+        trigger = TriggerDagRunOperator(
+            task_id="trigger_train",
+            trigger_dag_id=spec.dag_ids["train"],
+            conf={
+                "reason": "{{ ti.xcom_pull(task_ids='decide_retrain')['reason'] }}",
+                "note": "{{ ti.xcom_pull(task_ids='decide_retrain')['note'] }}",
+            },
+            retries=0,
+        )
+        report >> decide >> trigger
     return dag
 
 

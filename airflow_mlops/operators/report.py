@@ -1,11 +1,172 @@
-"""Operator that will write Evidently drift and quality reports (placeholder: logs only)."""
+"""Evidently monitoring report: feature drift, prediction drift and live model quality of the champion."""
 
 from __future__ import annotations
 
-from airflow_mlops.operators.base import PlaceholderStage
+import time
+from datetime import UTC, datetime
+from typing import Any
+
+from airflow_mlops.links import ReportLink
+from airflow_mlops.operators.base import SpecOperator
+
+PLUGIN_PREFIX = "/mlops-reports"
 
 
-class EvidentlyReportOperator(PlaceholderStage):
-    """Write Evidently drift and quality reports (placeholder)."""
+class EvidentlyReportOperator(SpecOperator):
+    """Compare the newest scoring input with the champion's training set and save an Evidently report.
 
-    stage = "report"
+    Reference: the training set recorded on the champion's run (tag ``mlops.dataset_path``). Current: the
+    newest parquet in ``datasets/<model>/score/``. Each side is sampled to ``monitoring.drift.sample_rows``
+    rows (uniform, seeded) so a large input costs a bounded time and memory. Both sides are predicted with
+    the champion (prediction drift); labels for the current rows are joined from the label source on
+    entity + timestamp, and when they have arrived the live quality metrics are computed.
+
+    Saves ``report.html``/``report.json`` under ``reports/<model>/monitoring/<report_id>/`` (or S3 with
+    ``monitoring.report_conn_id`` + ``report_bucket``), logs the headline numbers to a monitoring run in the
+    model's MLflow experiment and returns them (XCom): ``report_id``, ``html``, ``json``, ``drift``
+    (``share``, ``count``, ``threshold``, ``detected``, ``scores``), ``prediction_drift``, ``quality``,
+    ``labelled_rows``, ``champion_version``, ``reference_rows``, ``current_rows``, ``sampled``,
+    ``mlflow_run_id``. Returns ``{"report_id": None, "skipped": why}`` when there is nothing to compare.
+    """
+
+    operator_extra_links = (ReportLink(),)
+    ui_color = "#fde8e8"
+
+    def __init__(self, *, mlflow_conn_id: str = "mlflow_default", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        import pandas as pd
+
+        from airflow_mlops.hooks.mlflow import MLflowHook
+        from airflow_mlops.monitoring import data
+        from airflow_mlops.monitoring.evidently_report import build_report
+        from airflow_mlops.monitoring.quality import quality_metrics
+        from airflow_mlops.monitoring.store import save_report
+
+        spec, model = self.spec, self.spec.model.name
+        hook = MLflowHook(self.mlflow_conn_id)
+        client = hook.get_conn()
+        champion = data.champion(client, model)
+        if champion is None:
+            return self._skip(f"{model} has no champion yet")
+        if not champion.dataset_path:
+            return self._skip(f"champion v{champion.version} has no mlops.dataset_path tag")
+        current_path = data.newest_score_input(model)
+        if current_path is None:
+            return self._skip(f"no scoring input under datasets/{model}/score/")
+
+        f, rows = spec.features, spec.monitoring.drift.sample_rows
+        with data.timed(self.log, "loading and sampling inputs"):
+            reference_full = pd.read_parquet(champion.dataset_path)
+            current_full = pd.read_parquet(current_path)
+            reference = data.sample(reference_full, rows).reset_index(drop=True)
+            current = data.sample(current_full, rows).reset_index(drop=True)
+        self.log.info(
+            "reference %s: %d rows (%d used); current %s: %d rows (%d used)",
+            champion.dataset_path,
+            len(reference_full),
+            len(reference),
+            current_path,
+            len(current_full),
+            len(current),
+        )
+        with data.timed(self.log, f"predicting with champion v{champion.version}"):
+            estimator = data.load_model(champion.uri)
+            reference[data.PREDICTION] = data.predict(estimator, spec.model.task, reference[f.feature_names])
+            current[data.PREDICTION] = data.predict(estimator, spec.model.task, current[f.feature_names])
+        current = data.attach_labels(spec, current)
+        labelled = current[f.label].notna() if f.label in current.columns else pd.Series(False, index=current.index)
+        quality = None
+        if labelled.any():
+            quality = quality_metrics(
+                spec.model.task, current.loc[labelled, f.label], current.loc[labelled, data.PREDICTION]
+            )
+        with_quality = bool(labelled.all()) and f.label in reference.columns
+        t0 = time.monotonic()
+        snapshot, headline = build_report(spec, reference, current, with_quality=with_quality)
+        self.log.info("Evidently report took %.2fs", time.monotonic() - t0)
+        headline.update(
+            quality=quality,
+            labelled_rows=int(labelled.sum()),
+            champion_version=champion.version,
+            champion_run_id=champion.run_id,
+            reference_path=str(champion.dataset_path),
+            current_path=str(current_path),
+            reference_rows=len(reference_full),
+            current_rows=len(current_full),
+            sampled=len(reference) < len(reference_full) or len(current) < len(current_full),
+            sample_rows=rows,
+            created=datetime.now(UTC).isoformat(),
+        )
+        report_id = f"{datetime.now(UTC):%Y%m%dT%H%M%S%fZ}"
+        mon = spec.monitoring
+        headline = save_report(model, report_id, snapshot, headline, mon.report_conn_id, mon.report_bucket)
+        headline["mlflow_run_id"] = self._log_to_mlflow(hook, context, headline)
+        ReportLink.persist(context, report_url(model, report_id))
+        drift = headline["drift"]
+        self.log.info(
+            "%s: %d of %d feature columns drifted (share %.2f, threshold %.2f, dataset drift %s); quality %s; "
+            "report %s",
+            model,
+            drift["count"],
+            drift["columns"],
+            drift["share"],
+            drift["threshold"],
+            drift["detected"],
+            quality,
+            headline["html"],
+        )
+        return headline
+
+    def _skip(self, why: str) -> dict[str, Any]:
+        self.log.warning("no monitoring report: %s", why)
+        return {"report_id": None, "skipped": why}
+
+    def _log_to_mlflow(self, hook: Any, context: Any, headline: dict[str, Any]) -> str:
+        """A monitoring run in the model's experiment with the headline numbers; returns its run id."""
+        client = hook.get_conn()
+        model = headline["model"]
+        experiment_id = hook.ensure_experiment(model)
+        dag_run = context.get("dag_run")
+        run = client.create_run(
+            experiment_id,
+            run_name=f"monitor-{headline['report_id']}",
+            tags={
+                "mlops.kind": "monitoring",
+                "mlops.report_id": headline["report_id"],
+                "mlops.report_html": headline["html"],
+                "mlops.champion_version": headline["champion_version"],
+                "mlops.dag_id": getattr(dag_run, "dag_id", "") or "",
+                "mlops.dag_run_id": getattr(dag_run, "run_id", "") or "",
+            },
+        )
+        drift = headline["drift"]
+        values = {"drift/share": drift["share"], "drift/count": drift["count"], "drift/detected": drift["detected"]}
+        values.update({f"drift/score/{c}": s["score"] for c, s in drift["scores"].items()})
+        if headline.get("prediction_drift"):
+            values["prediction_drift/score"] = headline["prediction_drift"]["score"]
+        values.update({f"live/{k}": v for k, v in (headline.get("quality") or {}).items()})
+        values["live/labelled_rows"] = headline["labelled_rows"]
+        stamp = int(time.time() * 1000)
+        from mlflow.entities import Metric
+
+        metrics = [Metric(k, float(v), stamp, 0) for k, v in values.items() if v is not None and float(v) == float(v)]
+        client.log_batch(run.info.run_id, metrics=metrics)
+        if not str(headline["html"]).startswith("s3://"):
+            client.log_artifact(run.info.run_id, headline["html"], artifact_path="monitoring")
+        client.set_terminated(run.info.run_id)
+        return run.info.run_id
+
+
+def report_url(model: str, report_id: str) -> str:
+    """URL of a report page served by the airflow-mlops plugin of the Airflow API server."""
+    try:
+        from airflow.configuration import conf
+
+        base = conf.get("api", "base_url", fallback="") or ""
+    except Exception:
+        base = ""
+    base = base.rstrip("/") or "http://localhost:8080"
+    return f"{base}{PLUGIN_PREFIX}/{model}/{report_id}/report.html"

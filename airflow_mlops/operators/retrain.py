@@ -1,11 +1,89 @@
-"""Operator that will decide whether to retrain (placeholder: logs only)."""
+"""Retrain decision (monitor DAG) and the new-labelled-data signal (score DAG)."""
 
 from __future__ import annotations
 
-from airflow_mlops.operators.base import PlaceholderStage
+from typing import Any
+
+from airflow.sdk.exceptions import AirflowSkipException
+
+from airflow_mlops.operators.base import SpecOperator
 
 
-class RetrainDecisionOperator(PlaceholderStage):
-    """Decide whether to retrain (placeholder)."""
+class RetrainDecisionOperator(SpecOperator):
+    """Decide whether the monitor run requests a retrain, and why; skip (and so skip the trigger) if not.
 
-    stage = "retrain"
+    Reads the ``report`` task's headline, the champion's ``mlops.spec_hash``/``mlops.code_version`` tags and
+    the retrain ledger (``monitoring.db`` under the MLOps home). Returns (XCom) ``retrain`` (True),
+    ``reason`` (``drift``, ``metric_drop`` or ``code_change``; passed to the train DAG in conf), ``reasons``
+    (every due reason → detail), ``note``, ``incident``. When no retrain is due, or the cooldown holds it
+    back, the decision is pushed under XCom key ``decision`` and the task is skipped.
+    """
+
+    ui_color = "#fff4d6"
+
+    def __init__(self, *, report_task_id: str = "report", mlflow_conn_id: str = "mlflow_default", **kwargs: Any):
+        super().__init__(**kwargs)
+        self.report_task_id = report_task_id
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_mlops.hooks.mlflow import MLflowHook
+        from airflow_mlops.monitoring.data import champion
+        from airflow_mlops.monitoring.hashing import code_version, spec_hash
+        from airflow_mlops.monitoring.ledger import Ledger
+        from airflow_mlops.monitoring.triggers import decide, due_reasons
+
+        spec = self.spec
+        headline = context["ti"].xcom_pull(task_ids=self.report_task_id) or {}
+        if not headline.get("report_id"):
+            self.log.info("no report to judge (%s)", headline.get("skipped", "report task returned nothing"))
+            headline = {}
+        current = champion(MLflowHook(self.mlflow_conn_id).get_conn(), spec.model.name)
+        hashes = spec_hash(spec), code_version()
+        due = due_reasons(spec, headline, current, *hashes)
+        decision = decide(
+            spec, due, Ledger(), report_id=headline.get("report_id"), code_key=f"code:{hashes[0]}:{hashes[1]}"
+        )
+        result = decision.as_dict()
+        if not decision.retrain:
+            context["ti"].xcom_push(key="decision", value=result)
+            why = decision.suppressed or f"no retrain due (checked {', '.join(spec.monitoring.retrain_on)})"
+            self.log.info("%s: %s", spec.model.name, why)
+            raise AirflowSkipException(why)
+        self.log.info("%s: retrain requested, reason %s (%s)", spec.model.name, decision.reason, decision.note)
+        return result
+
+
+class NewDataSignalOperator(SpecOperator):
+    """Update the model's new-data Asset (its ``outlets``) when labels newer than the last signal arrived.
+
+    Compares the label source's newest timestamp and row count with the watermark in the retrain ledger.
+    The first run only records the watermark; later runs skip (no Asset event) when nothing is new. The
+    train DAG is scheduled on this Asset when ``new_data`` is in ``monitoring.retrain_on``.
+    """
+
+    ui_color = "#e6f4ea"
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        import pyarrow.compute as pc
+        import pyarrow.parquet as pq
+
+        from airflow_mlops import settings
+        from airflow_mlops.monitoring.ledger import Ledger
+
+        spec, model = self.spec, self.spec.model.name
+        source = settings.data_dir() / spec.features.label_source
+        if not source.exists():
+            raise AirflowSkipException(f"label source {source} does not exist")
+        table = pq.read_table(source, columns=[spec.features.timestamp])
+        rows = table.num_rows
+        newest = str(pc.max(table.column(0)).as_py()) if rows else ""
+        ledger = Ledger()
+        previous = ledger.label_watermark(model)
+        ledger.set_label_watermark(model, newest, rows)
+        if previous is None:
+            raise AirflowSkipException(f"first look at {source}: {rows} labelled rows up to {newest} (baseline)")
+        if (newest, rows) == previous or newest < previous[0]:
+            raise AirflowSkipException(f"no new labels in {source} since {previous[0]} ({rows} rows)")
+        self.log.info("%s: new labels up to %s (%d rows, was %s / %d)", model, newest, rows, *previous)
+        return {"newest": newest, "rows": rows, "previous_newest": previous[0], "new_rows": rows - previous[1]}
