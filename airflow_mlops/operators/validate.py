@@ -1,17 +1,115 @@
-"""Operator that will validate data with Great Expectations (placeholder: logs only)."""
+"""Great Expectations data gate between materialization and training or scoring."""
 
 from __future__ import annotations
 
+import time
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Literal
 
-from airflow_mlops.operators.base import PlaceholderStage
+from airflow_mlops import settings
+from airflow_mlops.links import ValidationReportLink
+from airflow_mlops.operators.base import SpecOperator, upstream
 
 
-class GXValidateOperator(PlaceholderStage):
-    """Validate data with Great Expectations (placeholder)."""
+class GXValidateOperator(SpecOperator):
+    """Validate the materialized dataset against the spec's ``validation`` block, then apply its policy.
 
-    stage = "validate"
+    Reads ``upstream(context, "materialize")["dataset"]``, runs the expectation suite built from the
+    spec (Great Expectations, ephemeral context) and writes a JSON and an HTML report under
+    ``reports/<model>/validation/``, linked from the task. Policy ``fail``: any failed check fails the
+    task. Policy ``quarantine``: rows failing a row-level check (range, nulls, allowed values,
+    uniqueness) go to ``datasets/<model>/<purpose>/quarantine/<sha256>.parquet`` with a
+    ``quarantine_reason`` column and the good rows go on, unless their share exceeds
+    ``max_bad_fraction``. A failed table-level check (missing column, type, row count, freshness)
+    rejects the whole batch. Failures raise ``AirflowFailException``: bad data is not worth a retry.
+
+    :param purpose: ``train`` or ``score``: where the validated dataset is stored.
+    """
+
+    ui_color = "#e6f4ea"
+    operator_extra_links = (ValidationReportLink(),)
 
     def __init__(self, *, purpose: Literal["train", "score"], **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if purpose not in ("train", "score"):
+            raise ValueError(f"purpose must be 'train' or 'score', got {purpose!r}")
         self.purpose = purpose
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        import pandas as pd
+        from airflow.sdk.exceptions import AirflowFailException
+
+        from airflow_mlops.validation.gate import run_gate
+        from airflow_mlops.validation.report import write_reports
+        from airflow_mlops.validation.store import file_digest, report_stem, save_parquet
+
+        started = time.monotonic()
+        spec = self.spec
+        model = spec.model.name
+        source = upstream(context, "materialize")
+        dataset = Path(source["dataset"])
+        frame = pd.read_parquet(dataset)
+        digest_in = source.get("digest") or file_digest(dataset)
+        now = run_time(context)
+        self.log.info("validating %s: %d rows, %d columns, run time %s", dataset, len(frame), frame.shape[1], now)
+
+        t0 = time.monotonic()
+        outcome = run_gate(frame, spec.validation, now=now, name=f"{model}/{self.purpose}")
+        self.log.info(
+            "%d checks in %.2fs (GX %.2fs): %d failed, %d bad rows",
+            len(outcome.result.checks),
+            time.monotonic() - t0,
+            outcome.result.seconds,
+            len(outcome.result.failures),
+            outcome.bad_rows,
+        )
+        run_id = getattr(context.get("dag_run"), "run_id", None)
+        html, report = write_reports(
+            outcome, settings.model_reports_dir(model) / "validation", report_stem(self.purpose, now, digest_in, run_id)
+        )
+        ValidationReportLink.persist(context, html.resolve().as_uri())
+        self.log.info("report: %s (json %s)", html, report)
+        summary = outcome.summary()
+        if not outcome.ok:
+            self.log.error("%s", summary)
+            raise AirflowFailException(summary)
+        self.log.info("%s", summary)
+
+        folder = settings.model_datasets_dir(model, self.purpose)
+        quarantine = None
+        good = frame
+        if outcome.split is not None and len(outcome.split.bad):
+            quarantine, _ = save_parquet(outcome.split.bad, folder / "quarantine")
+            good = outcome.split.good
+            self.log.warning("quarantined %d rows to %s", len(outcome.split.bad), quarantine)
+        path, digest = save_parquet(good, folder)
+        rows_good, rows_quarantined = len(good), outcome.rows_quarantined
+        assert rows_good + rows_quarantined == len(frame), (
+            f"rows lost: {len(frame)} in, {rows_good} good + {rows_quarantined} quarantined"
+        )
+        self.log.info(
+            "validated dataset %s: %d good rows, %d quarantined, %.1fs in all",
+            path,
+            rows_good,
+            rows_quarantined,
+            time.monotonic() - started,
+        )
+        return {
+            "dataset": str(path),
+            "digest": digest,
+            "rows_in": len(frame),
+            "rows_good": rows_good,
+            "rows_quarantined": rows_quarantined,
+            "quarantine": str(quarantine) if quarantine else None,
+            "report_html": str(html),
+            "report_json": str(report),
+            "status": outcome.status,
+        }
+
+
+def run_time(context: Any) -> datetime:
+    """The run's time, for freshness: the data interval's end, else the run's ``run_after``, else now (UTC)."""
+    dag_run = context.get("dag_run")
+    moment = context.get("data_interval_end") or getattr(dag_run, "run_after", None) or datetime.now(UTC)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
