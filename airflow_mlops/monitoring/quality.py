@@ -11,30 +11,27 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 
-def quality_metrics(task: str, labels: Sequence[float], predictions: Sequence[float]) -> dict[str, float]:
-    """Metrics of ``predictions`` against ``labels`` (probabilities of the positive class for classification)."""
-    import numpy as np
-    from sklearn import metrics as m
+def quality_metrics(
+    task: str, labels: Sequence[float], predictions: Sequence[float], names: Sequence[str] | None = None
+) -> dict[str, float]:
+    """Training's metrics (:func:`airflow_mlops.training.metrics.task_metrics`) of the champion on labelled rows.
 
-    y = np.asarray(labels, dtype=float)
+    ``predictions`` are values (regression) or positive-class probabilities (binary classification).
+    """
+    import numpy as np
+
+    from airflow_mlops.spec.schema import CLASSIFICATION_METRICS, REGRESSION_METRICS
+    from airflow_mlops.training.metrics import task_metrics
+
     p = np.asarray(predictions, dtype=float)
     if task == "regression":
-        return {
-            "mae": float(m.mean_absolute_error(y, p)),
-            "rmse": float(np.sqrt(m.mean_squared_error(y, p))),
-            "r2": float(m.r2_score(y, p)) if len(y) > 1 else float("nan"),
-            "bias": float(np.mean(p - y)),
-        }
-    hard = (p >= 0.5).astype(int)
-    out = {
-        "accuracy": float(m.accuracy_score(y, hard)),
-        "f1": float(m.f1_score(y, hard, zero_division=0)),
-        "precision": float(m.precision_score(y, hard, zero_division=0)),
-        "recall": float(m.recall_score(y, hard, zero_division=0)),
-        "logloss": float(m.log_loss(y, np.clip(p, 1e-7, 1 - 1e-7), labels=[0, 1])),
-    }
-    out["auc"] = float(m.roc_auc_score(y, p)) if len(set(y.tolist())) == 2 else float("nan")
-    return out
+        scored: dict[str, Any] = {"pred": p}
+        y = np.asarray(labels, dtype=float)
+    else:
+        y = np.asarray(labels).astype(int)
+        scored = {"pred": (p >= 0.5).astype(int), "proba": np.column_stack([1 - p, p]), "classes": [0, 1]}
+    default = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
+    return task_metrics(task, list(names or default), y, scored)
 
 
 def failed_rules(rules: Sequence[str], metrics: dict[str, float], context: dict[str, Any] | None = None) -> list[str]:
