@@ -113,6 +113,17 @@ class ScoresDbHook(BaseHook):
         finally:
             conn.close()
 
+    def execute(self, sql_text: str, params: list[Any] | tuple[Any, ...] = ()) -> int:
+        """Run one parameterized statement in its own transaction; returns the affected row count."""
+        if self.dialect == "postgres":
+            sql_text = sql_text.replace("?", "%s")
+        conn = self.get_conn()
+        try:
+            with conn:  # commits (psycopg) / no-op in sqlite autocommit mode
+                return conn.execute(sql_text, params).rowcount
+        finally:
+            conn.close()
+
     def _date_param(self, logical_date: datetime) -> Any:
         from airflow_mlops.scoring.table import sqlite_time, utc
 
