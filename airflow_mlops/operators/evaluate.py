@@ -1,11 +1,117 @@
-"""Operator that will compare champion and challenger on fresh data (placeholder: logs only)."""
+"""Compare the challenger (the version just trained) with the champion on the same fresh window."""
 
 from __future__ import annotations
 
-from airflow_mlops.operators.base import PlaceholderStage
+import time
+from typing import Any
+
+from airflow_mlops.hooks.mlflow import MLflowHook
+from airflow_mlops.links import MLflowRunLink, ReportLink
+from airflow_mlops.operators.base import SpecOperator, upstream
+
+CHAMPION = "champion"
 
 
-class EvaluateOperator(PlaceholderStage):
-    """Compare champion and challenger on fresh data (placeholder)."""
+class EvaluateOperator(SpecOperator):
+    """Score challenger and champion on the most recent window of this run's dataset.
 
-    stage = "evaluate"
+    The window is the training holdout (the most recent ``training.holdout.fraction`` by
+    ``training.holdout.by``), so neither model has seen it. Logs ``fresh/<metric>`` and
+    ``fresh/slice/<column>/<value>/<metric>`` to both versions' runs (step = challenger version), writes
+    an HTML + JSON report under ``reports/<model>/evaluation/`` and into both runs' artifacts, and
+    returns the fresh-window metrics the promotion rules read.
+
+    :param mlflow_conn_id: connection of the MLflow tracking server / registry.
+    """
+
+    template_fields = (*SpecOperator.template_fields, "mlflow_conn_id")
+    operator_extra_links = (MLflowRunLink(), ReportLink())
+    ui_color = "#fff4d6"
+
+    def __init__(self, *, mlflow_conn_id: str = MLflowHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mlflow_conn_id = mlflow_conn_id
+
+    def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_mlops.training.fit import thread_limit
+
+        with thread_limit():
+            return self._evaluate(context)
+
+    def _evaluate(self, context: Any) -> dict[str, Any]:
+        import pandas as pd
+
+        from airflow_mlops import settings
+        from airflow_mlops.training.comparison import decide
+        from airflow_mlops.training.estimator import PRIMARY_METRIC
+        from airflow_mlops.training.fit import metric_names
+        from airflow_mlops.training.report import comparison_doc, write_report
+        from airflow_mlops.training.split import fresh_window_split
+
+        spec = self.spec
+        name = spec.model.name
+        trained = upstream(context, "train")
+        dataset = trained.get("dataset") or upstream(context, "validate")["dataset"]
+        started = time.perf_counter()
+        frame = pd.read_parquet(dataset)
+        _, fresh, window = fresh_window_split(frame, spec.training.holdout.by, spec.training.holdout.fraction)
+        self.log.info("fresh window of %s: %s..%s, %d rows", dataset, window.start, window.end, window.rows)
+
+        hook = MLflowHook(mlflow_conn_id=self.mlflow_conn_id)
+        challenger = self._score(hook, str(trained["model_version"]), trained["run_id"], fresh)
+        current = hook.version_by_alias(name, CHAMPION)
+        champion = self._score(hook, str(current.version), current.run_id, fresh) if current is not None else None
+        order = [PRIMARY_METRIC[spec.model.task], *metric_names(spec)]
+        better, used = decide(challenger["metrics"], champion["metrics"] if champion else None, order)
+        self.log.info(
+            "challenger v%s %s vs champion %s: better=%s (by %s)",
+            challenger["version"],
+            challenger["metrics"],
+            f"v{champion['version']} {champion['metrics']}" if champion else "none",
+            better,
+            used or "n/a",
+        )
+
+        doc = comparison_doc(name, challenger, champion, window.as_dict(), better, used)
+        stem = f"v{challenger['version']}" + (f"_vs_v{champion['version']}" if champion else "")
+        html_path, json_path = write_report(doc, settings.model_reports_dir(name) / "evaluation", stem)
+        self._log_to_runs(hook, challenger, champion, [str(html_path), str(json_path)])
+        experiment_id = hook.get_conn().get_run(challenger["run_id"]).info.experiment_id
+        MLflowRunLink.persist(context, hook.run_url(experiment_id, challenger["run_id"]))
+        ReportLink.persist(context, html_path.as_uri())
+        self.log.info("evaluation report %s written in %.2f s", html_path, time.perf_counter() - started)
+        return {
+            "challenger": challenger,
+            "champion": champion,
+            "window": window.as_dict(),
+            "better": better,
+            "primary_metric": used,
+            "report_html": str(html_path),
+            "report_json": str(json_path),
+        }
+
+    def _score(self, hook: MLflowHook, version: str, run_id: str, fresh: Any) -> dict[str, Any]:
+        """``{version, run_id, metrics, slice_metrics}`` of one registered version on the fresh window."""
+        from airflow_mlops.training.fit import evaluate_on
+
+        model = hook.load_sklearn(self.spec.model.name, version)
+        entry: dict[str, Any] = {"version": version, "run_id": run_id, "metrics": {}, "slice_metrics": {}}
+        needed = list(getattr(model, "feature_names_in_", self.spec.features.feature_names))
+        missing = [c for c in needed if c not in fresh.columns]
+        if missing:  # e.g. the champion was trained on features this spec no longer has
+            entry["error"] = f"cannot score: fresh window lacks columns {missing}"
+            self.log.warning("version %s %s", version, entry["error"])
+            return entry
+        entry["metrics"], entry["slice_metrics"] = evaluate_on(model, fresh, self.spec, features=needed)
+        return entry
+
+    def _log_to_runs(
+        self, hook: MLflowHook, challenger: dict[str, Any], champion: dict[str, Any] | None, files: list[str]
+    ) -> None:
+        """``fresh/...`` metrics and the report files on the run of each compared version."""
+        from airflow_mlops.training.metrics import flatten
+
+        step = int(challenger["version"])
+        for entry in [challenger, champion] if champion else [challenger]:
+            hook.log_metrics(entry["run_id"], flatten(entry["metrics"], entry["slice_metrics"], "fresh/"), step=step)
+            hook.log_artifacts(entry["run_id"], files, f"evaluation/v{challenger['version']}")

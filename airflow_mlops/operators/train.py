@@ -64,6 +64,12 @@ class MLflowTrainOperator(SpecOperator):
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
+        from airflow_mlops.training.fit import thread_limit
+
+        with thread_limit():
+            return self._train(context)
+
+    def _train(self, context: Any) -> dict[str, Any]:
         import pandas as pd
 
         from airflow_mlops.training.fit import train
