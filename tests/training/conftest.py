@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,10 +51,22 @@ def spec_path(model: str) -> str:
     return str(PROJECT / "dags" / f"{model}.yaml")
 
 
+@pytest.fixture(scope="session")
+def migrated_mlflow_db(tmp_path_factory) -> Path:
+    """An empty SQLite MLflow store with its schema created once (migrations take seconds)."""
+    from mlflow.tracking import MlflowClient
+
+    path = tmp_path_factory.mktemp("mlflow-template") / "mlflow.db"
+    MlflowClient(tracking_uri=f"sqlite:///{path}").search_experiments()
+    return path
+
+
 @pytest.fixture(scope="module")
-def mlops_home(tmp_path_factory):
-    """A fresh MLOps home (and so a fresh SQLite MLflow store) per test module."""
+def mlops_home(tmp_path_factory, migrated_mlflow_db):
+    """A fresh MLOps home (and so a fresh SQLite MLflow store, copied from the template) per test module."""
     home = tmp_path_factory.mktemp("mlops-home")
+    (home / "mlflow").mkdir()
+    shutil.copy(migrated_mlflow_db, home / "mlflow" / "mlflow.db")
     old = {k: os.environ.get(k) for k in ("AIRFLOW_MLOPS_HOME", "MLFLOW_TRACKING_URI")}
     os.environ["AIRFLOW_MLOPS_HOME"] = str(home)
     os.environ.pop("MLFLOW_TRACKING_URI", None)

@@ -9,6 +9,8 @@ from airflow_mlops.training.hashing import code_version, file_digest, spec_hash
 
 from .conftest import make_context, spec_path, write_training_set
 
+pytestmark = pytest.mark.slow  # trains and logs real models to MLflow (~10 s per module idle)
+
 SIZES = {"ride_demand": {"zones": 6, "days": 10}, "rider_churn": {"riders": 400, "snapshots": 4}}
 SLICES = {"ride_demand": ("zone_type", {"airport", "downtown", "suburb"}), "rider_churn": ("payment_type", None)}
 
