@@ -1,0 +1,94 @@
+"""A person can read the reports: the HTML renders in headless Chromium, the plugin lists and serves them."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from airflow_mlops.operators.report import EvidentlyReportOperator
+
+from .conftest import TaskInstanceStandIn, period, write_score_input
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--window-size=1400,1800",
+    "--virtual-time-budget=15000",
+]
+
+
+@pytest.fixture
+def drift_report(home, spec_path) -> dict:
+    write_score_input("ride_demand", period(7, seed=8, drift=True)[0])
+    return EvidentlyReportOperator(task_id="report", spec_path=str(spec_path)).execute({"ti": TaskInstanceStandIn()})
+
+
+def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
+    profile = tmp_path / "chromium-profile"
+    return subprocess.run(
+        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (apt-get install -y chromium)")
+def test_report_renders_the_drift_table_in_chromium(drift_report, tmp_path):
+    url = Path(drift_report["html"]).as_uri()
+    dom = chromium(tmp_path, "--dump-dom", url)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    text = dom.stdout
+    # the rendered (JavaScript-built) page, not just the embedded data: the drift table's headings and rows
+    assert "Data Drift Summary" in text and "Drift is detected for 60.0% of columns (3 out of 5)" in text, text[:2000]
+    assert "Share of Drifted Columns" in text and "Not Detected" in text
+    for column in ("temperature", "trips_lag_1h", "zone_type"):
+        assert column in text
+
+    png = tmp_path / "report.png"
+    shot = chromium(tmp_path, f"--screenshot={png}", url)
+    assert shot.returncode == 0 and png.exists(), shot.stderr[-2000:]
+    from PIL import Image
+
+    image = Image.open(png).convert("L")
+    assert image.size == (1400, 1800)
+    lo, hi = image.getextrema()
+    histogram = image.histogram()
+    dominant = max(histogram) / sum(histogram)
+    assert hi - lo > 100 and dominant < 0.97, (lo, hi, dominant)  # text and widgets, not a blank page
+
+
+def test_plugin_app_lists_and_serves_reports(drift_report):
+    from fastapi.testclient import TestClient
+
+    from airflow_mlops.plugins.reports_app import create_app
+
+    client = TestClient(create_app(require_login=False))
+    index = client.get("/")
+    assert index.status_code == 200
+    rid = drift_report["report_id"]
+    assert "ride_demand" in index.text and rid in index.text and "DRIFT" in index.text
+    assert f"ride_demand/{rid}/report.html" in index.text
+    listed = client.get("/api/reports", params={"model": "ride_demand"}).json()
+    assert [h["report_id"] for h in listed] == [rid] and listed[0]["drift"]["detected"] is True
+    page = client.get(f"/ride_demand/{rid}/report.html")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.content == Path(drift_report["html"]).read_bytes()
+    assert client.get(f"/ride_demand/{rid}/report.json").json()["metrics"]
+    assert client.get(f"/ride_demand/{rid}/headline.json").status_code == 404
+    assert client.get("/ride_demand/..%2F..%2F/report.html").status_code == 404
+
+
+def test_plugin_requires_an_airflow_login():
+    from fastapi.testclient import TestClient
+
+    from airflow_mlops.plugins.reports_app import create_app
+
+    assert TestClient(create_app()).get("/api/reports").status_code == 401
