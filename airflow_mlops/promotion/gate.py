@@ -101,6 +101,8 @@ def _servable(cand: Candidate, name: str, ctx: GateContext) -> bool:
 def _act(action, fired, winner: Candidate, spec: ModelSpec, ctx: GateContext, champion_before) -> dict[str, Any]:
     name = spec.model.name
     if action.action == "deploy":
+        if ctx.history.current(name, action.alias) == winner.version:  # nothing to move, nothing to record
+            return {"moved": False, "status": "unchanged", "alias": action.alias, "previous": winner.version}
         if not _servable(winner, name, ctx) and not winner.attrs["is_champion"]:
             ctx.history.record(
                 name,
