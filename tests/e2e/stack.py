@@ -210,6 +210,9 @@ class Stack:
     s3: S3Server
     dags_folder: Path
     log: Path
+    ui_url: str = ""  # a second api-server in all-admins mode (no login) for the browser; see wait_for_ui
+    ui_proc: subprocess.Popen | None = field(default=None, repr=False)
+    runs: list[tuple[str, str]] = field(default_factory=list)  # (dag_id, run_id) of every triggered run
     _token: str | None = field(default=None, repr=False)
 
     @property
@@ -247,7 +250,9 @@ class Stack:
             api.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
             resp = api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
             resp.raise_for_status()
-            return resp.json()["dag_run_id"]
+            run_id = resp.json()["dag_run_id"]
+        self.runs.append((dag_id, run_id))
+        return run_id
 
     def wait_for_run(self, dag_id: str, run_id: str, timeout: float = 300) -> dict:
         """Poll a DAG run to a terminal state; on failure the error carries the failed tasks' logs."""
@@ -288,6 +293,20 @@ class Stack:
             resp.raise_for_status()
             return resp.json()["value"]
 
+    def wait_for_ui(self, timeout: float = 180) -> str:
+        """Base URL of the UI api-server once it answers (it starts with the stack, in the background)."""
+        assert self.ui_proc is not None, "no UI api-server"
+        log = self.root / "ui-api-server.log"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.ui_proc.poll() is not None:
+                raise RuntimeError(f"UI api-server exited with {self.ui_proc.returncode}:\n{tail(log)}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{self.ui_url}/api/v2/monitor/health", timeout=5).status_code == 200:
+                    return self.ui_url
+            time.sleep(1)
+        raise TimeoutError(f"UI api-server not up after {timeout:.0f}s:\n{tail(log)}")
+
     def failure_report(self, dag_id: str, run_id: str) -> str:
         parts = []
         for ti in self.task_instances(dag_id, run_id):
@@ -312,9 +331,20 @@ def running_stack(root: Path) -> Iterator[Stack]:
         prepare(root, PROJECT, env)  # example data + migrated metadata DB
         log = root / "standalone.log"
         proc = start(["airflow", "standalone"], env, log)
+        ui_proc = None
         try:
             base_url = f"http://127.0.0.1:{port}"
             wait_until_healthy(base_url, proc, log)
-            yield Stack(root, env, base_url, pg, s3, dags_folder, log)
+            # the browser's api-server: same metadata DB, every request is admin (no login page to drive)
+            ui_port = free_port()
+            ui_env = {
+                **env,
+                "AIRFLOW__API__PORT": str(ui_port),
+                "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_ALL_ADMINS": "True",
+            }
+            ui_proc = start(["airflow", "api-server", "--port", str(ui_port)], ui_env, root / "ui-api-server.log")
+            yield Stack(root, env, base_url, pg, s3, dags_folder, log, f"http://127.0.0.1:{ui_port}", ui_proc)
         finally:
+            if ui_proc is not None:
+                stop(ui_proc)
             stop(proc)
