@@ -55,7 +55,10 @@ def test_gate_keeps_champion_on_failing_challenger_promotes_passing_one_and_roll
         rollback(client, uri, "ride_demand", 42, "typo", sample=sample)
     events = history.events("ride_demand")
     assert [(e["action"], e["status"], e["version"]) for e in events] == [
-        ("promote", "applied", v1), ("promote", "applied", v3), ("rollback", "applied", v1), ("rollback", "refused", "42"),
+        ("promote", "applied", v1),
+        ("promote", "applied", v3),
+        ("rollback", "applied", v1),
+        ("rollback", "refused", "42"),
     ]  # fmt: skip
     assert events[2]["who"] == "ana" and events[2]["previous_version"] == v3
 
@@ -112,24 +115,25 @@ def test_two_racing_promotions_leave_champion_on_exactly_one(store, tmp_path):
 
 
 def test_cli_history_and_refused_rollback(store, tmp_path, run_cli_env):
-    client, uri = store
+    client, _uri = store
     history = AliasHistory(client=client)
     v1, v2 = register("ride_demand", GOOD), register("ride_demand", GOOD)
     history.move("ride_demand", "champion", v1, action="promote", reason="first")
     history.move("ride_demand", "champion", v2, action="promote", reason="second")
     env = run_cli_env
-    out = subprocess.run([sys.executable, "-m", "airflow_mlops.cli.main", "history", "ride_demand"], env=env,
+    cli = [sys.executable, "-m", "airflow_mlops.cli.main"]
+    out = subprocess.run([*cli, "history", "ride_demand"], env=env,
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "first" in out.stdout and "second" in out.stdout
     first = history.events("ride_demand")[0]["at"]
-    out = subprocess.run([sys.executable, "-m", "airflow_mlops.cli.main", "history", "ride_demand", "--at", first],
+    out = subprocess.run([*cli, "history", "ride_demand", "--at", first],
                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert out.returncode == 0 and f"version {v1}" in out.stdout, out.stdout + out.stderr
-    out = subprocess.run([sys.executable, "-m", "airflow_mlops.cli.main", "history", "ride_demand", "--at", "2000-01-01"],
+    out = subprocess.run([*cli, "history", "ride_demand", "--at", "2000-01-01"],
                          env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert out.returncode == 1 and "no version" in out.stdout
-    out = subprocess.run([sys.executable, "-m", "airflow_mlops.cli.main", "rollback", "ride_demand", "--to-version", "9",
+    out = subprocess.run([*cli, "rollback", "ride_demand", "--to-version", "9",
                           "--reason", "oops"], env=env, capture_output=True, text=True, timeout=120)  # fmt: skip
     assert out.returncode == 1 and "has no version 9" in out.stderr
     assert history.current("ride_demand", "champion") == v2
