@@ -3,6 +3,8 @@
 The repo's ``feature_store.yaml`` (or the file named by ``$FEAST_FS_YAML_FILE_PATH``, Feast's own
 variable) is read by Feast, which expands ``${VAR}``; the hook sets ``AIRFLOW_MLOPS_HOME`` to the MLOps
 home first when it is unset, so the embedded registry, online store and data follow the MLOps home.
+With a PostgreSQL offline store the repo is loaded with ``AIRFLOW_MLOPS_FEATURE_SOURCE=postgres`` (unless
+set), so it defines its sources as tables: choosing the config file is all it takes.
 Feast itself is imported only when a method runs.
 """
 
@@ -33,7 +35,10 @@ if TYPE_CHECKING:
 
 FS_YAML_ENV = "FEAST_FS_YAML_FILE_PATH"
 # Environment variables the repo definitions read (they change what `apply` registers).
-DEFINITION_ENV = ("AIRFLOW_MLOPS_HOME", "AIRFLOW_MLOPS_FEATURE_SOURCE", "AIRFLOW_MLOPS_FEATURE_DATA")
+SOURCE_ENV = "AIRFLOW_MLOPS_FEATURE_SOURCE"
+DEFINITION_ENV = ("AIRFLOW_MLOPS_HOME", SOURCE_ENV, "AIRFLOW_MLOPS_FEATURE_DATA", "AWS_ENDPOINT_URL")
+# Offline store types whose sources the repo defines as tables rather than files.
+TABLE_SOURCE_STORES = {"postgres": "postgres"}
 ROW_COLUMN = "__mlops_row"
 
 
@@ -79,9 +84,16 @@ class FeastHook(BaseHook):
         digest = hashlib.sha256()
         for path in self.repo_files():
             digest.update(str(path.relative_to(self.repo_path)).encode() + b"\0" + path.read_bytes() + b"\0")
-        for name in DEFINITION_ENV:
-            digest.update(f"{name}={os.environ.get(name, '')}\0".encode())
+        for name, value in self._definition_env().items():
+            digest.update(f"{name}={value}\0".encode())
         return digest.hexdigest()
+
+    def _definition_env(self) -> dict[str, str]:
+        """The variables the definitions read; the source kind follows the offline store unless set."""
+        env = {name: os.environ.get(name, "") for name in DEFINITION_ENV}
+        offline_type = getattr(self.store.config.offline_store, "type", "")
+        env[SOURCE_ENV] = env[SOURCE_ENV] or TABLE_SOURCE_STORES.get(offline_type, "file")
+        return env
 
     def digest_file(self) -> Path:
         """Where the digest of the last applied repo is kept: next to a local registry, else in the home."""
@@ -146,6 +158,19 @@ class FeastHook(BaseHook):
 
     def _load_definitions(self) -> Iterator[Any]:
         """Every module-level object of the repo's Python files, loaded fresh (no sys.modules cache)."""
+        source_kind = self._definition_env()[SOURCE_ENV]
+        previous = os.environ.get(SOURCE_ENV)
+        os.environ[SOURCE_ENV] = source_kind
+        try:
+            objects = list(self._import_repo_files())
+        finally:
+            if previous is None:
+                os.environ.pop(SOURCE_ENV, None)
+            else:
+                os.environ[SOURCE_ENV] = previous
+        yield from objects
+
+    def _import_repo_files(self) -> Iterator[Any]:
         for path in self.repo_files():
             if path.suffix != ".py" or path.name == "__init__.py":
                 continue

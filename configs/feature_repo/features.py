@@ -3,7 +3,8 @@
 Where the source rows live is configuration, read from the environment when Feast loads this file:
 
 - ``AIRFLOW_MLOPS_FEATURE_SOURCE``: ``file`` (default; parquet read by the DuckDB offline store) or
-  ``postgres`` (tables ``zone_hourly`` and ``rider_activity``, read by Feast's PostgreSQL offline store).
+  ``postgres`` (tables ``zone_hourly`` and ``rider_activity``, read by Feast's PostgreSQL offline store;
+  FeastHook sets this when the config's offline store is ``postgres``).
 - ``AIRFLOW_MLOPS_FEATURE_DATA``: folder or URI of the parquet files for ``file`` sources, e.g.
   ``s3://bucket/features``; default ``${AIRFLOW_MLOPS_HOME}/data`` (written by ``include/datagen.py``).
 
@@ -38,6 +39,7 @@ def _source(name: str):
             path=f"{_data_root()}/{name}.parquet",
             timestamp_field=TIMESTAMP,
             created_timestamp_column=CREATED,
+            s3_endpoint_override=os.environ.get("AWS_ENDPOINT_URL"),
         )
     if SOURCE_KIND == "postgres":
         from feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source import PostgreSQLSource
