@@ -131,7 +131,7 @@ class MLflowTrainOperator(SpecOperator):
         import mlflow.sklearn
         from mlflow.models import infer_signature
 
-        from airflow_mlops.training.serialize import pip_requirements, skops_trusted_types
+        from airflow_mlops.training.serialize import pip_requirements, quiet_skops, skops_trusted_types
 
         spec = self.spec
         hook.configure()
@@ -147,14 +147,15 @@ class MLflowTrainOperator(SpecOperator):
             mlflow.log_input(data, context="training")
             example = result.train[features].head(5)
             sample = result.train[features].head(500)
-            info = mlflow.sklearn.log_model(
-                result.pipeline,
-                name=MODEL_ARTIFACT,
-                signature=infer_signature(sample, result.pipeline.predict(sample)),
-                input_example=example,
-                pip_requirements=pip_requirements(),
-                skops_trusted_types=skops_trusted_types(result.pipeline),
-            )
+            with quiet_skops():
+                info = mlflow.sklearn.log_model(
+                    result.pipeline,
+                    name=MODEL_ARTIFACT,
+                    signature=infer_signature(sample, result.pipeline.predict(sample)),
+                    input_example=example,
+                    pip_requirements=pip_requirements(),
+                    skops_trusted_types=skops_trusted_types(result.pipeline),
+                )
             mlflow.set_tag("mlops.mlflow_dataset_digest", data.digest)
         return run.info.run_id, experiment_id, info.model_uri
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
@@ -29,3 +32,15 @@ def pip_requirements() -> list[str]:
         except PackageNotFoundError:
             continue
     return pins
+
+
+@contextmanager
+def quiet_skops() -> Iterator[None]:
+    """Silence the FutureWarnings skops triggers while it searches ``sys.modules`` for a type's module.
+
+    Under Airflow that search touches every deprecated ``airflow.*`` alias: ~1,200 warning lines per
+    logged model in the task log.
+    """
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=FutureWarning, module=r"skops\.io\._utils")
+        yield
