@@ -41,6 +41,7 @@ class GXValidateOperator(SpecOperator):
         from airflow.sdk.exceptions import AirflowFailException
 
         from airflow_mlops.validation.gate import run_gate
+        from airflow_mlops.validation.gx import import_gx
         from airflow_mlops.validation.report import write_reports
         from airflow_mlops.validation.store import file_digest, report_stem, save_parquet
 
@@ -54,6 +55,9 @@ class GXValidateOperator(SpecOperator):
         now = run_time(context)
         self.log.info("validating %s: %d rows, %d columns, run time %s", dataset, len(frame), frame.shape[1], now)
 
+        t0 = time.monotonic()
+        import_gx()
+        self.log.info("great_expectations imported in %.1fs", time.monotonic() - t0)
         t0 = time.monotonic()
         outcome = run_gate(frame, spec.validation, now=now, name=f"{model}/{self.purpose}")
         self.log.info(

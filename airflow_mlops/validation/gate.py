@@ -27,8 +27,9 @@ def validate_frame(
     df: pd.DataFrame, validation: Validation, *, now: datetime, name: str = "validation"
 ) -> tuple[list[Check], ValidationResult]:
     """Run the spec's checks on ``df`` with Great Expectations; ``now`` is the run's time (for freshness)."""
-    from airflow_mlops.validation.gx import run_suite, runnable
+    from airflow_mlops.validation.gx import import_gx, run_suite, runnable
 
+    import_gx()  # once per process (seconds); not part of the validation time
     checks = runnable(checks_from_spec(validation, now), list(df.columns))
     started = time.perf_counter()
     pairs = run_suite(df, checks, name=name)
