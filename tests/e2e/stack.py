@@ -313,8 +313,10 @@ class Stack:
             parts.append(f"  {ti['task_id']}: {ti['state']}")
             if ti["state"] in {"failed", "upstream_failed", "up_for_retry"} and ti.get("try_number"):
                 with contextlib.suppress(Exception):
-                    log = self.task_log(dag_id, run_id, ti["task_id"], ti["try_number"])
-                    parts.append("\n".join(log.splitlines()[-40:]))
+                    log = self.task_log(dag_id, run_id, ti["task_id"], ti["try_number"]).splitlines()
+                    errors = [line for line in log if '"level": "error"' in line or '"level": "critical"' in line]
+                    quiet = [line for line in log if '"level": "warning"' not in line]
+                    parts.append("\n".join([*(line[:3000] for line in errors), *quiet[-15:]]))
         parts.append("--- airflow standalone log (tail) ---\n" + tail(self.log, 40))
         return "\n".join(parts)
 

@@ -125,7 +125,7 @@ def test_model_version_and_champion_in_mlflow(stack: Stack, train_run: str):
     assert run.data.tags["mlops.trigger_reason"] == "manual"
     assert run.data.tags["mlops.dag_run_id"] == train_run
     assert promoted["promoted"] is True, promoted["decision"]  # first version, no champion yet: rules decide
-    assert client.get_model_version_by_alias(MODEL, "champion").version == promoted["version"]
+    assert str(client.get_model_version_by_alias(MODEL, "champion").version) == str(promoted["version"])
 
 
 def test_scores_in_postgres(stack: Stack, score_run: str):
