@@ -178,11 +178,16 @@ def test_ui_screenshots(stack: Stack, train_run: str):
     assert all(t in dom for t in ("materialize", "validate", "train", "evaluate", "promote")), dom[-2000:]
     png = browser.screenshot(grid_url, SCREENSHOTS / "train-run-grid.png")
     assert browser.distinct_colours(png) > 50
+    captions = {
+        "dags-list.png": "the generated DAGs of dags/ride_demand.yaml and dags/rider_churn.yaml",
+        "train-run-grid.png": f"the grid of a manual `{MODEL}__train` run (conf {json.dumps(TRAIN_CONF)})",
+        "evidently-report.png": "the Evidently monitoring report of ride_demand, read back from S3",
+    }
+    lines = [f"- `{name}`: {text}" for name, text in captions.items() if (SCREENSHOTS / name).exists()]
     (SCREENSHOTS / "README.md").write_text(
         "Written by tests/e2e/test_e2e.py (headless Chromium against a real `airflow standalone`):\n\n"
-        "- `dags-list.png`: the generated DAGs of dags/ride_demand.yaml and dags/rider_churn.yaml\n"
-        f"- `train-run-grid.png`: the grid of a manual `{MODEL}__train` run (conf {json.dumps(TRAIN_CONF)})\n"
-        "- `evidently-report.png`: the Evidently monitoring report, read back from S3\n"
+        + "\n".join(lines)
+        + "\n"
     )
 
 
