@@ -35,7 +35,15 @@ def test_train_dag_shape_and_metadata():
     dags = dags_from_spec(PROJECT / "dags" / "ride_demand.py")
     assert set(dags) == {"ride_demand__train", "ride_demand__score", "ride_demand__monitor", "ride_demand__rollback"}
     train = dags["ride_demand__train"]
-    assert [t.task_id for t in train.topological_sort()] == ["materialize", "validate", "train", "evaluate", "promote"]
+    assert [t.task_id for t in train.topological_sort()] == [
+        "materialize",
+        "validate",
+        "train",
+        "evaluate",
+        "promote",
+        "if_promoted",
+        "refresh_scores",
+    ]
     assert {"airflow-mlops", "train", "marketplace", "UberX", "regression"} <= set(train.tags)
     assert train.default_args["owner"] == "marketplace"
     assert "ride_demand · train" in train.doc_md and "`hour`" in train.doc_md

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from airflow.providers.standard.operators.python import ShortCircuitOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
@@ -58,8 +59,18 @@ def train_schedule(spec: ModelSpec) -> Any:
     return AssetOrTimeSchedule(timetable=CronTriggerTimetable(cron, timezone="UTC"), assets=asset)
 
 
+def was_promoted(ti: Any) -> bool:
+    """True when the gate moved ``champion``: the deployment steps after it run only then."""
+    decision = ti.xcom_pull(task_ids="promote") or {}
+    return bool(decision.get("promoted"))
+
+
 def build_train_dag(spec: ModelSpec, spec_path: str) -> DAG:
-    """materialize → validate → train → evaluate → promote."""
+    """materialize → validate → train → evaluate → promote → if_promoted → refresh_scores.
+
+    ``refresh_scores`` (a deployment step) re-runs the score DAG at once so the new champion's predictions
+    land without waiting for the next scoring slot; it is skipped when nothing was promoted.
+    """
     params = {
         "reason": Param("schedule", enum=TRIGGER_REASONS, description="Why this training run starts."),
         "note": Param("", type="string", description="Free text recorded on the MLflow run."),
@@ -71,7 +82,14 @@ def build_train_dag(spec: ModelSpec, spec_path: str) -> DAG:
         train = MLflowTrainOperator(task_id="train", **common)
         evaluate = EvaluateOperator(task_id="evaluate", **common)
         promote = PromotionGateOperator(task_id="promote", **common)
-        materialize >> validate >> train >> evaluate >> promote
+        if_promoted = ShortCircuitOperator(task_id="if_promoted", python_callable=was_promoted)
+        refresh_scores = TriggerDagRunOperator(
+            task_id="refresh_scores",
+            trigger_dag_id=spec.dag_ids["score"],
+            conf={"reason": "promotion", "version": "{{ ti.xcom_pull(task_ids='promote')['version'] }}"},
+            retries=0,
+        )
+        materialize >> validate >> train >> evaluate >> promote >> if_promoted >> refresh_scores
     return dag
 
 

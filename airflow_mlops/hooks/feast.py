@@ -64,8 +64,12 @@ class FeastHook(BaseHook):
     @cached_property
     def store(self) -> FeatureStore:
         """The FeatureStore (local registry and SQLite folders are created on first use)."""
+        import logging
+
         from feast import FeatureStore
 
+        # Feast logs "Registry cache expired" at INFO on every registry read: dozens of lines per task log.
+        logging.getLogger("feast.infra.registry.registry").setLevel(logging.WARNING)
         store = FeatureStore(repo_path=str(self.repo_path), fs_yaml_file=self.fs_yaml_file)
         for path in (self._local_registry_path(store), getattr(store.config.online_store, "path", None)):
             if path and "://" not in str(path):

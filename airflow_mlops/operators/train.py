@@ -7,18 +7,11 @@ from typing import Any
 
 from airflow_mlops.hooks.mlflow import MLflowHook
 from airflow_mlops.links import MLflowRunLink
+from airflow_mlops.monitoring.reason import trigger_reason
 from airflow_mlops.operators.base import SpecOperator, upstream
 
 CHALLENGER = "challenger"
 MODEL_ARTIFACT = "model"
-
-
-def trigger_reason(context: Any) -> str:
-    """Why this run started: ``dag_run.conf["reason"]``, else ``params["reason"]``, else ``unknown``."""
-    dag_run = context.get("dag_run")
-    conf = getattr(dag_run, "conf", None) or {}
-    params = context.get("params") or {}
-    return str(conf.get("reason") or params.get("reason") or "unknown")
 
 
 def run_tags(context: Any, spec: Any, dataset: str, digest: str) -> dict[str, str]:

@@ -11,9 +11,17 @@ _PACKAGE = Path(__file__).resolve().parents[1]
 TRAINING_CODE = ("training", "operators/train.py", "operators/evaluate.py", "hooks/mlflow.py")
 
 
+MODEL_DEFINING = {"model": {"name", "task"}, "features": True, "validation": True, "training": True}
+
+
 def spec_hash(spec: Any) -> str:
-    """sha256 of the validated spec as canonical JSON (key order and YAML formatting do not matter)."""
-    canonical = json.dumps(spec.model_dump(mode="json"), sort_keys=True, separators=(",", ":"))
+    """sha256 of the parts of the spec that define the model, as canonical JSON.
+
+    Only what changes the trained model counts (name, task, features, validation, training): editing a
+    schedule, a promotion rule or a description is not a ``code_change`` that warrants a retrain. Key order
+    and YAML formatting do not matter.
+    """
+    canonical = json.dumps(spec.model_dump(mode="json", include=MODEL_DEFINING), sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

@@ -104,3 +104,15 @@ def test_spec_hash_ignores_formatting_but_not_content(project, tmp_path):
     original = spec_hash(load_spec(project / "dags" / "rider_churn.yaml"))
     assert spec_hash(load_spec(tmp_path / "a.yaml")) == original
     assert spec_hash(load_spec(tmp_path / "b.yaml")) != original
+
+
+def test_spec_hash_ignores_what_does_not_change_the_model(project, tmp_path):
+    from airflow_mlops.spec import load_spec
+
+    text = (project / "dags" / "rider_churn.yaml").read_text()
+    (tmp_path / "a.yaml").write_text(
+        text.replace('score: "@daily"', 'score: "@hourly"').replace('auc"] >= 0.6', 'auc"] >= 0.7')
+    )
+    original = spec_hash(load_spec(project / "dags" / "rider_churn.yaml"))
+    assert load_spec(tmp_path / "a.yaml").schedule.score == "@hourly"
+    assert spec_hash(load_spec(tmp_path / "a.yaml")) == original
