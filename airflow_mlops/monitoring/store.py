@@ -45,12 +45,11 @@ def save_report(
     if conn_id and bucket:
         from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-        hook = S3Hook(aws_conn_id=conn_id)
         prefix = f"{S3_PREFIX}/{model}/monitoring/{report_id}"
         for local, name, kind in ((html, "report.html", "text/html"), (js, "report.json", "application/json")):
-            hook.load_file(
-                str(local), key=f"{prefix}/{name}", bucket_name=bucket, replace=True, extra_args={"ContentType": kind}
-            )
+            # S3Hook takes upload ExtraArgs in its constructor; load_file() has no extra_args parameter
+            hook = S3Hook(aws_conn_id=conn_id, extra_args={"ContentType": kind})
+            hook.load_file(str(local), key=f"{prefix}/{name}", bucket_name=bucket, replace=True)
         headline["html"] = f"s3://{bucket}/{prefix}/report.html"
         headline["json"] = f"s3://{bucket}/{prefix}/report.json"
         headline["s3_conn_id"] = conn_id
