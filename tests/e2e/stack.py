@@ -121,6 +121,8 @@ def make_dags_folder(target: Path) -> Path:
 def stack_env(root: Path, dags_folder: Path, port: int, pg: PostgresServer, s3: S3Server) -> dict[str, str]:
     """Airflow environment: temp home, fast DAG pickup, no scheduled runs, our connections."""
     env = airflow_env(root, dags_folder)
+    for key in [k for k in env if k.startswith(("AIRFLOW_CONN_", "AIRFLOW_VAR_", "MLFLOW_"))]:
+        del env[key]  # only the connections below; nothing leaked from other tests of the session
     env.update(
         {
             "PATH": os.pathsep.join([str(VENV_BIN), env.get("PATH", "")]),  # standalone runs `airflow ...`
