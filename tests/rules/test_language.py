@@ -100,11 +100,9 @@ def test_multiline_rule_reports_line_and_column():
 
 
 def test_spec_validation_reports_rule_errors_with_file_and_field(project):
-    text = (
-        (project / "dags" / "ride_demand.yaml")
-        .read_text()
-        .replace('when: metrics["mae"] <= 5', 'when: metrics["mea"] <= 5')
-    )
+    original = (project / "dags" / "ride_demand.yaml").read_text()
+    text = original.replace('when: metrics["mae"] <= 8', 'when: metrics["mea"] <= 8')
+    assert text != original, "the example spec's selection rule changed: update this test"
     with pytest.raises(SpecError) as info:
         parse_spec(text, "ride_demand.yaml")
     problem = str(info.value)
