@@ -8,6 +8,7 @@ longer a placeholder (see stages.py). Screenshots of the UI go to docs/screensho
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import jwt
@@ -23,7 +24,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]
 MODEL = "ride_demand"
 EXPECTED_DAGS = {f"{m}__{k}" for m in ("ride_demand", "rider_churn") for k in ("train", "score", "monitor", "rollback")}
 TRAIN_CONF = {"reason": "manual", "note": "e2e"}
-SCREENSHOTS = PROJECT / "docs" / "screenshots"
+# Screenshots land in tests/artifacts/ (ignored by git); MLOPS_UPDATE_SCREENSHOTS=1 refreshes the README's copies.
+SCREENSHOTS = (
+    PROJECT / "docs" / "screenshots"
+    if os.environ.get("MLOPS_UPDATE_SCREENSHOTS") == "1"
+    else PROJECT / "tests" / "artifacts" / "screenshots"
+)
 
 
 @pytest.fixture(scope="module")
