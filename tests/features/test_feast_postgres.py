@@ -44,6 +44,13 @@ def test_postgres_sources_give_the_same_training_set(pg, feast_home, hook, specs
     from_pg = pg_hook.training_set(entity_df, spec)
     from_duckdb = hook.training_set(entity_df, spec)
     assert len(from_pg) == len(entity_df) == 60
-    pd.testing.assert_frame_equal(
-        from_pg[from_duckdb.columns], from_duckdb, check_dtype=False, check_datetimelike_compat=True
-    )
+    pd.testing.assert_frame_equal(_utc(from_pg[from_duckdb.columns]), _utc(from_duckdb), check_dtype=False)
+
+
+def _utc(frame: pd.DataFrame) -> pd.DataFrame:
+    """Timestamps as UTC nanoseconds: PostgreSQL and DuckDB return the same instants with different units/zones."""
+    out = frame.copy()
+    for column in out.columns:
+        if pd.api.types.is_datetime64_any_dtype(out[column]):
+            out[column] = pd.to_datetime(out[column], utc=True).astype("datetime64[ns, UTC]")
+    return out
