@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -42,9 +43,18 @@ def sample(tmp_path) -> Path:
     return path
 
 
+DESIGN_SKETCH_WHEN = 'metrics["mae"] <= 5'
+
+
 @pytest.fixture
-def spec():
-    return load_spec(PROJECT / "dags" / "ride_demand.yaml")
+def spec(tmp_path):
+    """The ride_demand example spec with the design sketch's selection rule (WHEN mae <= 5)."""
+    text = (PROJECT / "dags" / "ride_demand.yaml").read_text()
+    sketch = re.sub(r'when: metrics\["mae"\] <= \d+', f"when: {DESIGN_SKETCH_WHEN}", text, count=1)
+    assert DESIGN_SKETCH_WHEN in sketch
+    path = tmp_path / "ride_demand.yaml"
+    path.write_text(sketch)
+    return load_spec(path)
 
 
 def register(name: str, metrics: dict[str, float], broken: bool = False) -> str:
