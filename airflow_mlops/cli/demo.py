@@ -7,6 +7,7 @@ online store, scores database, datasets and reports. Delete that folder to start
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -17,6 +18,7 @@ from pathlib import Path
 
 EXAMPLE_MODELS = ("ride_demand", "rider_churn")
 PIPELINE = ("train", "score", "monitor")
+INHERITED_MLFLOW_SETTINGS = ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "AIRFLOW_CONN_MLFLOW_DEFAULT")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -34,6 +36,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(default: the current folder, else the package's checkout)",
     )
     p.add_argument("--models", nargs="+", default=list(EXAMPLE_MODELS), help="example models to run")
+    p.add_argument(
+        "--no-drift",
+        dest="drift",
+        action="store_false",
+        help="skip phase 2 (drifted data → drift report → retrain of ride_demand)",
+    )
     p.set_defaults(handler=run)
 
 
@@ -49,7 +57,9 @@ def project_root(explicit: str | None = None) -> Path:
 def demo_env(home: Path, project: Path) -> dict[str, str]:
     """Environment that points Airflow and airflow-mlops at the embedded defaults under ``home``."""
     home = home.resolve()
-    env = dict(os.environ)
+    # The demo's MLflow store is the embedded one under ``home``: drop any tracking URI or MLflow connection
+    # inherited from the caller (mlflow.set_tracking_uri() also exports MLFLOW_TRACKING_URI to children).
+    env = {k: v for k, v in os.environ.items() if k not in INHERITED_MLFLOW_SETTINGS}
     env.update(
         {
             "AIRFLOW_HOME": str(home / "airflow"),
@@ -86,12 +96,14 @@ def prepare(home: Path, project: Path, env: dict[str, str]) -> None:
     )
 
 
-def dags_test(dag_id: str, env: dict[str, str], log_dir: Path, conf: dict | None = None) -> tuple[bool, Path]:
+def dags_test(
+    dag_id: str, env: dict[str, str], log_dir: Path, conf: dict | None = None, suffix: str = ""
+) -> tuple[bool, Path]:
     """Run ``airflow dags test`` for one DAG; its output goes to a log file."""
     cmd = [_bin("airflow"), "dags", "test", dag_id]
     if conf:
         cmd += ["-c", json.dumps(conf)]
-    log = log_dir / f"{dag_id}.log"
+    log = log_dir / f"{dag_id}{'.' + suffix if suffix else ''}.log"
     with log.open("w") as out:
         proc = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     return proc.returncode == 0 and dag_run_state(log.read_text(errors="replace")) == "success", log
@@ -103,6 +115,66 @@ def dag_run_state(output: str) -> str | None:
     return found[-1] if found else None
 
 
+def _cli_lines(args: list[str], env: dict[str, str], keep: int) -> list[str]:
+    """The first ``keep`` lines an ``airflow-mlops`` subcommand prints (for the demo's summary)."""
+    out = subprocess.run([_bin("airflow-mlops"), *args], env=env, capture_output=True, text=True)
+    return (out.stdout or out.stderr).splitlines()[:keep]
+
+
+def _scores_lines(home: Path, model: str) -> list[str]:
+    """Rows per model version and role in the demo's SQLite scores table."""
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(home / "scores.db")) as db:
+        try:
+            rows = db.execute(
+                f'SELECT model_version, role, COUNT(*) FROM "{model}_scores" GROUP BY 1, 2 ORDER BY 1, 2'
+            ).fetchall()
+        except sqlite3.Error as exc:
+            return [f"no scores yet ({exc})"]
+    return [f"v{version} {role}: {count} rows" for version, role, count in rows]
+
+
+class Runner:
+    """Runs DAGs with ``airflow dags test`` and prints one line per run."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env, self.log_dir, self.failures = env, log_dir, 0
+
+    def __call__(self, dag_id: str, conf: dict | None = None, label: str = "") -> bool:
+        t0 = time.monotonic()
+        ok, log = dags_test(dag_id, self.env, self.log_dir, conf, suffix=label.replace(" ", "-"))
+        note = f" ({label})" if label else ""
+        print(f"  {'ok  ' if ok else 'FAIL'} {dag_id:<24} {time.monotonic() - t0:6.1f}s{note}  log: {log}")
+        if not ok:
+            self.failures += 1
+            print("\n".join("       " + line for line in log.read_text(errors="replace").splitlines()[-25:]))
+        return ok
+
+
+def drift_phase(runner: Runner, home: Path, project: Path, env: dict[str, str], model: str) -> None:
+    """Production shifts: drifted data arrives, monitoring catches it, the retrain compares on fresh data."""
+    print(f"\nphase 2: the world shifts for {model} (hotter, busier, more airport trips)")
+    subprocess.run(
+        [sys.executable, "-m", "include.datagen", str(home / "data"), "--drift"],
+        cwd=project,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    runner(f"{model}__score", label="drifted data")
+    runner(f"{model}__monitor", label="drifted data")
+    for line in _cli_lines(["report", model, "-n", "1"], env, 6)[4:5]:
+        print(f"       {line.strip()}")
+    from airflow_mlops.monitoring.ledger import Ledger
+
+    requests = Ledger(home / "monitoring.db").history(model, limit=1)
+    reason = requests[0].reason if requests else None
+    print(f"       retrain requested: {reason or 'none'}")
+    # In a running Airflow the monitor DAG's trigger_train task starts this run; `dags test` only queues it.
+    runner(f"{model}__train", {"reason": reason or "manual", "note": "demo: retrain after drift"}, label="retrain")
+
+
 def run(args: argparse.Namespace) -> int:
     project = project_root(args.project)
     home = Path(args.home).resolve()
@@ -111,21 +183,25 @@ def run(args: argparse.Namespace) -> int:
     print(f"airflow-mlops demo: project {project}, state under {home}")
     prepare(home, project, env)
     print(f"  data generated in {home / 'data'}; Airflow metadata DB ready in {home / 'airflow'}")
-    failures = 0
+    runner = Runner(env, home / "logs")
+    print("\nphase 1: train, score and monitor each example model")
     for model in args.models:
         for kind in PIPELINE:
-            dag_id = f"{model}__{kind}"
-            t0 = time.monotonic()
             conf = {"reason": "manual", "note": "airflow-mlops demo"} if kind == "train" else None
-            ok, log = dags_test(dag_id, env, home / "logs", conf)
-            print(f"  {'ok  ' if ok else 'FAIL'} {dag_id:<24} {time.monotonic() - t0:6.1f}s  log: {log}")
-            if not ok:
-                failures += 1
-                print("\n".join("       " + line for line in log.read_text(errors="replace").splitlines()[-25:]))
-    print(f"done in {time.monotonic() - started:.0f}s; {failures} DAG run(s) failed")
+            runner(f"{model}__{kind}", conf)
+    if args.drift and "ride_demand" in args.models:
+        drift_phase(runner, home, project, env, "ride_demand")
+    print(f"\ndone in {time.monotonic() - started:.0f}s; {runner.failures} DAG run(s) failed")
+    for model in args.models:
+        print(f"\n{model}:")
+        history = _cli_lines(["history", model], env, 50)
+        print("  champion history:\n" + "\n".join(f"    {line}" for line in history[-4:]))
+        print("  scores:  " + "; ".join(_scores_lines(home, model)))
+        report = _cli_lines(["report", model, "-n", "1"], env, 5)
+        print("  latest monitoring report:\n" + "\n".join(f"    {line.strip()}" for line in report[1:2] + report[4:5]))
     mlflow_db = home / "mlflow" / "mlflow.db"
-    print(f"  MLflow store:  {home / 'mlflow'}  (mlflow ui --backend-store-uri sqlite:///{mlflow_db})")
-    print(f"  scores:        {home / 'scores.db'}")
-    print(f"  reports:       {home / 'reports'}")
-    print(f"  Airflow UI:    AIRFLOW_HOME={home / 'airflow'} airflow standalone")
-    return 1 if failures else 0
+    print(f"\nMLflow:      mlflow ui --backend-store-uri sqlite:///{mlflow_db}")
+    print(f"scores:      {home / 'scores.db'} (SQLite; airflow-mlops reproduce MODEL --logical-date D)")
+    print(f"reports:     {home / 'reports'} (open the .html files; airflow-mlops report MODEL)")
+    print(f"Airflow UI:  AIRFLOW_HOME={home / 'airflow'} AIRFLOW_MLOPS_HOME={home} airflow standalone")
+    return 1 if runner.failures else 0
