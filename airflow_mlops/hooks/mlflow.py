@@ -47,10 +47,10 @@ class MLflowHook(BaseHook):
                 "artifact_root": conn.extra_dejson.get("artifact_root"),
             }
         uri = os.environ.get("MLFLOW_TRACKING_URI") or settings.default_mlflow_uri()
-        return {
-            "tracking_uri": uri,
-            "artifact_root": None if "MLFLOW_TRACKING_URI" in os.environ else settings.default_artifact_root(),
-        }
+        # A tracking server decides where artifacts go; for a local store (sqlite, file) MLflow would
+        # otherwise default to ./mlruns in the worker's current folder.
+        remote = uri.startswith(("http://", "https://", "databricks"))
+        return {"tracking_uri": uri, "artifact_root": None if remote else settings.default_artifact_root()}
 
     @property
     def tracking_uri(self) -> str:
