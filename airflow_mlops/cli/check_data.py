@@ -78,8 +78,9 @@ def run(args: argparse.Namespace) -> int:
     outcome = run_gate(frame, v, now=now, name=f"{spec.model.name}:{path.name}")
     print(outcome.summary())
     if args.report_dir:
+        from airflow_mlops.datasets import file_digest
         from airflow_mlops.validation.report import write_reports
-        from airflow_mlops.validation.store import file_digest, report_stem
+        from airflow_mlops.validation.store import report_stem
 
         html, report = write_reports(outcome, Path(args.report_dir), report_stem("check", now, file_digest(path)))
         print(f"report: {html} (json {report})")

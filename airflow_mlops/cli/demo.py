@@ -176,6 +176,7 @@ def drift_phase(runner: Runner, home: Path, project: Path, env: dict[str, str], 
 
 
 def run(args: argparse.Namespace) -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # progress lines appear as each DAG finishes, even when piped
     project = project_root(args.project)
     home = Path(args.home).resolve()
     env = demo_env(home, project)

@@ -78,9 +78,10 @@ def compare(stored: list[tuple], recomputed: list[tuple]) -> tuple[int, int, lis
 
 
 def run(args: argparse.Namespace) -> int:
+    from airflow_mlops.datasets import file_digest
     from airflow_mlops.hooks.mlflow import MLflowHook
     from airflow_mlops.hooks.scores_db import ScoresDbHook
-    from airflow_mlops.scoring.scorer import ModelRef, file_digest, load_model, score_batches
+    from airflow_mlops.scoring.scorer import ModelRef, load_model, score_batches
     from airflow_mlops.scoring.table import ScoresTable
     from airflow_mlops.spec import load_spec
 

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import os
-import tempfile
 import time
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_mlops import settings
+from airflow_mlops.datasets import save_parquet
 from airflow_mlops.operators.base import SpecOperator
 
 if TYPE_CHECKING:
@@ -73,7 +70,7 @@ class FeastMaterializeOperator(SpecOperator):
         frame = dataset_columns(frame, spec, self.purpose)
         if len(frame) != len(entities):
             raise RuntimeError(f"{len(entities)} entity rows in but {len(frame)} dataset rows out")
-        path, digest = save_dataset(frame, settings.model_datasets_dir(spec.model.name, self.purpose))
+        path, digest = save_parquet(frame, settings.model_datasets_dir(spec.model.name, self.purpose))
         seconds = round(time.monotonic() - started, 3)
         self.log.info("dataset %s: %d rows, sha256 %s, %.1fs in all", path, len(frame), digest, seconds)
         return {
@@ -126,18 +123,3 @@ def dataset_columns(frame: pd.DataFrame, spec: ModelSpec, purpose: str) -> pd.Da
     f = spec.features
     columns = [f.entity, f.timestamp, *f.feature_names] + ([f.label] if purpose == "train" else [])
     return frame[columns]
-
-
-def save_dataset(frame: pd.DataFrame, folder: Path) -> tuple[Path, str]:
-    """Write ``frame`` as ``<folder>/<sha256 of the file>.parquet``; returns the path and the digest."""
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(suffix=".parquet.tmp", dir=folder)
-    os.close(fd)
-    try:
-        frame.to_parquet(tmp, index=False)
-        digest = hashlib.sha256(Path(tmp).read_bytes()).hexdigest()
-        path = folder / f"{digest}.parquet"
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-    return path, digest

@@ -88,7 +88,8 @@ class BatchScoreOperator(SpecOperator):
         return result
 
     def _score_role(self, ref, role, dataset, digest, logical_date, context, db, mlflow_hook) -> int:
-        from airflow_mlops.scoring.scorer import file_digest, load_model, score_batches, scores_table
+        from airflow_mlops.datasets import file_digest
+        from airflow_mlops.scoring.scorer import load_model, score_batches, scores_table
         from airflow_mlops.scoring.table import ScoreBatchKey, ScoredInput
         from airflow_mlops.scoring.writers import timed
 

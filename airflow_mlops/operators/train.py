@@ -65,8 +65,8 @@ class MLflowTrainOperator(SpecOperator):
     def _train(self, context: Any) -> dict[str, Any]:
         import pandas as pd
 
+        from airflow_mlops.datasets import file_digest
         from airflow_mlops.training.fit import train
-        from airflow_mlops.training.hashing import file_digest
         from airflow_mlops.training.metrics import flatten
 
         spec = self.spec

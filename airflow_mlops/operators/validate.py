@@ -40,10 +40,11 @@ class GXValidateOperator(SpecOperator):
         import pandas as pd
         from airflow.sdk.exceptions import AirflowFailException
 
+        from airflow_mlops.datasets import file_digest, save_parquet
         from airflow_mlops.validation.gate import run_gate
         from airflow_mlops.validation.gx import import_gx
         from airflow_mlops.validation.report import write_reports
-        from airflow_mlops.validation.store import file_digest, report_stem, save_parquet
+        from airflow_mlops.validation.store import report_stem
 
         started = time.monotonic()
         spec = self.spec

@@ -5,7 +5,6 @@ Shared by the score task and ``airflow-mlops reproduce``, so both compute predic
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -134,12 +133,3 @@ def score_batches(
             np.arange(start, start + n, dtype="int64"), keys, chunk.column(timestamp), prediction, probability
         )
         start += n
-
-
-def file_digest(path: str | Path) -> str:
-    """sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -42,12 +42,3 @@ def code_version() -> str:
     from airflow_mlops import __version__
 
     return f"{__version__}+{code_hash()[:12]}"
-
-
-def file_digest(path: str | Path) -> str:
-    """sha256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

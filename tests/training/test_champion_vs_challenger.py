@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from airflow_mlops.datasets import file_digest
 from airflow_mlops.links import ReportLink
-from airflow_mlops.training.hashing import file_digest
 
 from .conftest import make_context, spec_path
 

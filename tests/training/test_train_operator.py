@@ -5,7 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from airflow_mlops.training.hashing import code_version, file_digest, spec_hash
+from airflow_mlops.datasets import file_digest
+from airflow_mlops.training.hashing import code_version, spec_hash
 
 from .conftest import make_context, spec_path, write_training_set
 
