@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -23,7 +22,7 @@ import httpx
 import yaml
 
 from tests.conftest import PROJECT, VENV_BIN, airflow_env
-from tests.pg import PostgresServer, postgres_server
+from tests.pg import PostgresServer, free_port, postgres_server
 
 SCORES_CONN_ID = "scores_db"  # the conn id dags/*.yaml use for scoring.destination
 REPORTS_CONN_ID = "s3_reports"  # monitoring.report_conn_id of the ride_demand variant under test
@@ -33,12 +32,6 @@ AWS_SECRET = "aws-e2e-secret-9Xk2"  # must never show up in a task log
 JWT_SECRET = "e2e-jwt-secret-not-for-production"
 CANARY_DAG = "e2e_secret_canary"
 TERMINAL = {"success", "failed"}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,10 @@ import time
 import jwt
 import pytest
 
+from tests import browser
 from tests.conftest import PROJECT
 
-from . import browser, stages
+from . import stages
 from .stack import AWS_SECRET, CANARY_DAG, JWT_SECRET, REPORTS_BUCKET, Stack
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow, pytest.mark.timeout(1200)]

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from airflow_mlops.operators.report import EvidentlyReportOperator
+from tests import browser
 
 from .conftest import TaskInstanceStandIn, period, write_score_input
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--window-size=1400,1800",
-    "--virtual-time-budget=15000",
-]
 
 
 @pytest.fixture
@@ -33,28 +18,16 @@ def drift_report(home, spec_path) -> dict:
     return EvidentlyReportOperator(task_id="report", spec_path=str(spec_path)).execute({"ti": TaskInstanceStandIn()})
 
 
-def chromium(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    profile = tmp_path / "chromium-profile"
-    return subprocess.run(
-        [CHROMIUM, *FLAGS, f"--user-data-dir={profile}", *args], capture_output=True, text=True, timeout=120
-    )
-
-
-@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="chromium is not installed (apt-get install -y chromium)")
 def test_report_renders_the_drift_table_in_chromium(drift_report, tmp_path):
     url = Path(drift_report["html"]).as_uri()
-    dom = chromium(tmp_path, "--dump-dom", url)
-    assert dom.returncode == 0, dom.stderr[-2000:]
-    text = dom.stdout
+    text = browser.dump_dom(url)
     # the rendered (JavaScript-built) page, not just the embedded data: the drift table's headings and rows
     assert "Data Drift Summary" in text and "Drift is detected for 60.0% of columns (3 out of 5)" in text, text[:2000]
     assert "Share of Drifted Columns" in text and "Not Detected" in text
     for column in ("temperature", "trips_lag_1h", "zone_type"):
         assert column in text
 
-    png = tmp_path / "report.png"
-    shot = chromium(tmp_path, f"--screenshot={png}", url)
-    assert shot.returncode == 0 and png.exists(), shot.stderr[-2000:]
+    png = browser.screenshot(url, tmp_path / "report.png", window=(1400, 1800))
     from PIL import Image
 
     image = Image.open(png).convert("L")

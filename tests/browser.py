@@ -14,7 +14,9 @@ def chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
 
 
-def _run(url: str, *args: str, budget_ms: int = 20000, timeout: float = 90) -> subprocess.CompletedProcess:
+def _run(
+    url: str, *args: str, budget_ms: int = 20000, timeout: float = 90, window: tuple[int, int] = WINDOW
+) -> subprocess.CompletedProcess:
     exe = chromium()
     if exe is None:
         raise RuntimeError("chromium not found; run ./dev setup (installs Debian's chromium)")
@@ -31,7 +33,7 @@ def _run(url: str, *args: str, budget_ms: int = 20000, timeout: float = 90) -> s
             "--disable-sync",
             "--hide-scrollbars",
             f"--user-data-dir={profile}",
-            f"--window-size={WINDOW[0]},{WINDOW[1]}",
+            f"--window-size={window[0]},{window[1]}",
             f"--virtual-time-budget={budget_ms}",
             *args,
             url,
@@ -44,11 +46,11 @@ def dump_dom(url: str) -> str:
     return _run(url, "--dump-dom").stdout
 
 
-def screenshot(url: str, out: Path) -> Path:
+def screenshot(url: str, out: Path, window: tuple[int, int] = WINDOW) -> Path:
     """Save a PNG of ``url`` at the window size; raises when Chromium wrote nothing."""
     out.parent.mkdir(parents=True, exist_ok=True)
     out.unlink(missing_ok=True)
-    proc = _run(url, f"--screenshot={out}")
+    proc = _run(url, f"--screenshot={out}", window=window)
     if not out.exists():
         raise RuntimeError(f"chromium wrote no screenshot of {url}:\n{proc.stderr[-2000:]}")
     return out
