@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+
 import pytest
 
 from airflow_mlops.cli.demo import dag_run_state
@@ -25,3 +28,15 @@ def test_demo_runs_every_example_pipeline(tmp_path):
             assert f"ok   {model}__{kind}" in out.stdout
     assert (home / "airflow" / "airflow.db").exists()
     assert (home / "data" / "zone_hourly.parquet").exists()
+    # every scoring DAG wrote its predictions, each row naming the model version that made it
+    with closing(sqlite3.connect(home / "scores.db")) as db:
+        for model in ("ride_demand", "rider_churn"):
+            table = f'"{model}_scores"'
+            rows, versions = db.execute(f"SELECT COUNT(*), COUNT(DISTINCT model_version) FROM {table}").fetchone()
+            assert rows > 0 and versions >= 1
+            assert db.execute(f"SELECT COUNT(*) FROM {table} WHERE model_version IS NULL").fetchone() == (0,)
+    # phase 2: drifted data is caught by monitoring and starts a retrain with reason drift
+    assert "ok   ride_demand__monitor" in out.stdout and "(drifted data)" in out.stdout
+    assert "retrain requested: drift" in out.stdout
+    assert "ok   ride_demand__train" in out.stdout.split("phase 2")[1]
+    assert list((home / "reports" / "ride_demand" / "monitoring").glob("*/report.html"))

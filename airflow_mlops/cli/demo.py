@@ -173,6 +173,7 @@ def drift_phase(runner: Runner, home: Path, project: Path, env: dict[str, str], 
     print(f"       retrain requested: {reason or 'none'}")
     # In a running Airflow the monitor DAG's trigger_train task starts this run; `dags test` only queues it.
     runner(f"{model}__train", {"reason": reason or "manual", "note": "demo: retrain after drift"}, label="retrain")
+    runner(f"{model}__score", label="after the retrain")  # the train DAG's refresh_scores does this in Airflow
 
 
 def run(args: argparse.Namespace) -> int:
