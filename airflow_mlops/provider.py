@@ -51,6 +51,9 @@ def get_provider_info() -> dict[str, Any]:
                 ],
             }
         ],
+        "connection-types": [
+            {"hook-class-name": "airflow_mlops.hooks.mlflow.MLflowHook", "connection-type": "mlflow"},
+        ],
         "extra-links": [
             "airflow_mlops.links.MLflowRunLink",
             "airflow_mlops.links.ReportLink",

@@ -99,3 +99,13 @@ def test_provider_is_registered(tmp_path):
     out = run_cli(["airflow", "providers", "list", "-o", "plain"], airflow_env(tmp_path))
     assert out.returncode == 0, out.stderr[-2000:]
     assert "airflow-mlops" in out.stdout
+
+
+@pytest.mark.slow
+def test_provider_declares_hooks_and_extra_links(tmp_path):
+    env = airflow_env(tmp_path)
+    hooks = run_cli(["airflow", "providers", "hooks", "-o", "plain"], env)
+    assert "airflow_mlops.hooks.mlflow.MLflowHook" in hooks.stdout
+    links = run_cli(["airflow", "providers", "links", "-o", "plain"], env)
+    for link in ("MLflowRunLink", "ReportLink", "ValidationReportLink"):
+        assert f"airflow_mlops.links.{link}" in links.stdout
