@@ -231,3 +231,15 @@ def test_spec_rejects_a_hostile_table_name(tmp_path):
     bad.write_text(text.replace("table: rider_churn_scores", 'table: "x; DROP TABLE victim"'))
     with pytest.raises(SpecError, match="table"):
         load_spec(bad)
+
+
+def test_sqlite_time_text_matches_strftime_for_any_instant():
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from airflow_mlops.scoring.writers import _sqlite_times
+
+    micros = np.random.default_rng(1).integers(0, 4_000_000_000_000_000, 50_000)  # 1970..2096, any microsecond
+    stamps = pa.array(micros, pa.timestamp("us", tz="UTC"))
+    assert _sqlite_times(stamps) == pc.strftime(stamps, "%Y-%m-%dT%H:%M:%SZ").to_pylist()
