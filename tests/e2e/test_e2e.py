@@ -125,7 +125,8 @@ def test_model_version_and_champion_in_mlflow(stack: Stack, train_run: str):
 
     trained = stack.xcom(f"{MODEL}__train", train_run, "train")
     promoted = stack.xcom(f"{MODEL}__train", train_run, "promote")
-    client = MlflowClient(tracking_uri=f"sqlite:///{stack.mlops_home / 'mlflow' / 'mlflow.db'}")
+    uri = f"sqlite:///{stack.mlops_home / 'mlflow' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # registry too: an earlier test may have set a global one
     version = client.get_model_version(MODEL, trained["model_version"])
     assert version.run_id == trained["run_id"]
     run = client.get_run(trained["run_id"])

@@ -59,7 +59,8 @@ def test_rules_gate_promotion_and_rollback_restores_the_previous_champion(tmp_pa
     home = tmp_path / "home"
     env = airflow_env(home, dags)
     prepare(home, PROJECT, env)
-    client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    uri = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # registry too: an earlier test may have set a global one
 
     _run("ride_demand__train", env, home, {"reason": "manual"})
     assert _champion(client) == "1"

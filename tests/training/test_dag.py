@@ -13,7 +13,8 @@ def test_train_dag_trains_evaluates_and_registers(demo_home, model):
     from mlflow.tracking import MlflowClient
 
     home, env = demo_home
-    client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow' / 'mlflow.db'}")
+    uri = f"sqlite:///{home / 'mlflow' / 'mlflow.db'}"
+    client = MlflowClient(tracking_uri=uri, registry_uri=uri)  # registry too: an earlier test may have set a global one
     before = {v.version for v in client.search_model_versions(f"name='{model}'")} if _has_store(home) else set()
 
     ok, log = dags_test(f"{model}__train", env, home / "logs", {"reason": "manual", "note": "training test"})
