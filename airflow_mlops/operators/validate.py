@@ -88,7 +88,12 @@ class GXValidateOperator(SpecOperator):
             quarantine, _ = save_parquet(outcome.split.bad, folder / "quarantine")
             good = outcome.split.good
             self.log.warning("quarantined %d rows to %s", len(outcome.split.bad), quarantine)
-        path, digest = save_parquet(good, folder)
+        if good is frame and dataset.resolve().parent == folder.resolve():
+            # Nothing quarantined and the input already is a content-addressed dataset of this purpose:
+            # writing it again would produce the same bytes at the same path.
+            path, digest = dataset, digest_in
+        else:
+            path, digest = save_parquet(good, folder)
         rows_good, rows_quarantined = len(good), outcome.rows_quarantined
         assert rows_good + rows_quarantined == len(frame), (
             f"rows lost: {len(frame)} in, {rows_good} good + {rows_quarantined} quarantined"

@@ -85,3 +85,15 @@ def test_operator_declares_its_link_and_checks_purpose():
     assert any(isinstance(link, ValidationReportLink) for link in GXValidateOperator.operator_extra_links)
     with pytest.raises(ValueError, match="purpose"):
         GXValidateOperator(task_id="validate", purpose="predict", spec_path=str(RIDE_SPEC))
+
+
+def test_clean_materialized_dataset_is_passed_on_without_rewriting(tmp_path):
+    from airflow_mlops.datasets import save_parquet
+
+    df = rides()
+    source, digest = save_parquet(df, settings.model_datasets_dir("ride_demand", "score"))
+    written_at = source.stat().st_mtime_ns
+    operator = GXValidateOperator(task_id="validate", purpose="score", spec_path=str(RIDE_SPEC))
+    out = operator.execute(context_for(source, len(df)))
+    assert (out["dataset"], out["digest"], out["rows_good"]) == (str(source), digest, len(df))
+    assert source.stat().st_mtime_ns == written_at
