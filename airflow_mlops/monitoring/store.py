@@ -10,21 +10,80 @@ S3Hook; ``headline.json`` is kept locally too (with the S3 locations) so listing
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
 from airflow_mlops import settings
+from airflow_mlops.spec.schema import NAME_PATTERN
 
 HEADLINE = "headline.json"
+REPORT_FILES = ("report.html", "report.json")  # the only files a reader may ask for
 REPORT_ID = re.compile(r"^\d{8}T\d{6}(\d{6})?Z(-[a-z0-9]+)?$")
+MODEL_NAME = re.compile(NAME_PATTERN)
 S3_PREFIX = "airflow-mlops/reports"
 
 
+def valid_model(model: str) -> bool:
+    """Whether ``model`` is a spec model name (so it is also one safe path segment)."""
+    return MODEL_NAME.fullmatch(model) is not None
+
+
+def valid_report_id(report_id: str) -> bool:
+    return REPORT_ID.fullmatch(report_id) is not None
+
+
 def monitoring_dir(model: str) -> Path:
+    """The monitoring folder of ``model``, created: for writers only (readers use :func:`report_folder`)."""
+    if not valid_model(model):
+        raise ValueError(f"not a model name: {model!r}")
     path = settings.model_reports_dir(model) / "monitoring"
     path.mkdir(parents=True, exist_ok=True)
     return path
+
+
+def _reports_root() -> Path:
+    """The reports folder, resolved, without creating anything under it."""
+    return (settings.mlops_home() / "reports").resolve()
+
+
+def _real_dir(path: Path) -> bool:
+    """A directory that is not a symlink (``lstat``: a link is refused, not followed)."""
+    try:
+        return stat.S_ISDIR(path.lstat().st_mode)
+    except OSError:
+        return False
+
+
+def _read_regular(path: Path) -> bytes:
+    """Bytes of a regular file, refusing a symlink at the last step. Raises FileNotFoundError."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    except OSError as exc:
+        raise FileNotFoundError(str(path)) from exc
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            raise FileNotFoundError(str(path))
+        return handle.read()
+
+
+def report_folder(model: str, report_id: str) -> Path | None:
+    """``reports/<model>/monitoring/<report_id>`` if the names are valid and every level is a real folder.
+
+    Readers' only way to a report folder: nothing is created, symlinks are refused, the result is
+    checked to lie inside the reports folder. ``None`` when any of that fails.
+    """
+    if not (valid_model(model) and valid_report_id(report_id)):
+        return None
+    root = _reports_root()
+    folder = root
+    for part in (model, "monitoring", report_id):
+        folder = folder / part
+        if not _real_dir(folder):
+            return None
+    return folder if folder.resolve().is_relative_to(root) else None
 
 
 def save_report(
@@ -60,40 +119,58 @@ def save_report(
 
 
 def list_reports(model: str | None = None) -> list[dict[str, Any]]:
-    """Headlines of saved reports, newest first; of one model or of all models."""
-    root = settings.reports_dir()
-    models = [model] if model else sorted(p.name for p in root.iterdir() if (p / "monitoring").is_dir())
+    """Headlines of saved reports, newest first; of one model or of all models. Never writes."""
+    if model is not None and not valid_model(model):
+        return []
+    root = _reports_root()
+    if model is None:
+        try:
+            models = sorted(p.name for p in root.iterdir() if valid_model(p.name))
+        except OSError:
+            return []
+    else:
+        models = [model]
     found: list[dict[str, Any]] = []
     for name in models:
         folder = root / name / "monitoring"
-        if not folder.is_dir():
+        if not (_real_dir(root / name) and _real_dir(folder)):
             continue
         for entry in folder.iterdir():
-            if (entry / HEADLINE).is_file() and REPORT_ID.match(entry.name):
-                try:
-                    found.append(json.loads((entry / HEADLINE).read_text()))
-                except (OSError, ValueError):
-                    continue
-    return sorted(found, key=lambda h: h.get("report_id", ""), reverse=True)
+            if not (valid_report_id(entry.name) and _real_dir(entry)):
+                continue
+            try:
+                headline = json.loads(_read_regular(entry / HEADLINE))
+            except (OSError, ValueError):
+                continue
+            if isinstance(headline, dict):
+                found.append({**headline, "model": name, "report_id": entry.name})
+    return sorted(found, key=lambda h: h["report_id"], reverse=True)
 
 
 def read_report_file(model: str, report_id: str, name: str) -> bytes:
-    """Bytes of ``report.html`` or ``report.json`` of one report, from disk or S3. Raises FileNotFoundError."""
-    if name not in ("report.html", "report.json") or not REPORT_ID.match(report_id) or "/" in model:
+    """Bytes of ``report.html`` or ``report.json`` of one report, from disk or S3. Raises FileNotFoundError.
+
+    Names are checked against allow-lists before any path is built; nothing is created and no symlink
+    is followed.
+    """
+    folder = report_folder(model, report_id) if name in REPORT_FILES else None
+    if folder is None:
         raise FileNotFoundError(name)
-    folder = monitoring_dir(model) / report_id
-    local = folder / name
-    if local.is_file():
-        return local.read_bytes()
-    headline_file = folder / HEADLINE
-    if not headline_file.is_file():
-        raise FileNotFoundError(str(local))
-    headline = json.loads(headline_file.read_text())
-    location = str(headline.get("html" if name == "report.html" else "json", ""))
+    try:
+        return _read_regular(folder / name)
+    except FileNotFoundError:
+        pass
+    try:
+        headline = json.loads(_read_regular(folder / HEADLINE))
+    except ValueError as exc:
+        raise FileNotFoundError(str(folder / HEADLINE)) from exc
+    location = str(headline.get("html" if name == "report.html" else "json", "")) if isinstance(headline, dict) else ""
     if not location.startswith("s3://"):
         raise FileNotFoundError(location)
     from airflow.providers.amazon.aws.hooks.s3 import S3Hook
 
-    bucket, key = location[5:].split("/", 1)
+    bucket, _, key = location[5:].partition("/")
+    if key != f"{S3_PREFIX}/{model}/monitoring/{report_id}/{name}":  # only the object save_report wrote
+        raise FileNotFoundError(location)
     obj = S3Hook(aws_conn_id=headline.get("s3_conn_id")).get_key(key, bucket_name=bucket)
     return obj.get()["Body"].read()
