@@ -3,8 +3,10 @@
 Connection ``mlflow_default`` (any conn type): ``host`` is the tracking URI, e.g.
 ``http://mlflow:5000`` or ``sqlite:////data/mlflow.db``; ``login``/``password`` become
 ``MLFLOW_TRACKING_USERNAME``/``PASSWORD``; extra ``{"artifact_root": "s3://bucket/mlflow"}`` sets where
-new experiments store artifacts. Without that connection (or ``MLFLOW_TRACKING_URI``) the hook uses the
-embedded store under the MLOps home: SQLite plus a local artifact folder.
+new experiments store artifacts. Without that connection (defined by no secrets backend) the hook uses
+``MLFLOW_TRACKING_URI``, else the embedded store under the MLOps home: SQLite plus a local artifact folder.
+A connection that cannot be read fails, naming the conn id; URIs are redacted in logs and registered with
+Airflow's secrets masker (:mod:`airflow_mlops.redact`).
 """
 
 from __future__ import annotations
@@ -35,22 +37,49 @@ class MLflowHook(BaseHook):
 
     @cached_property
     def _settings(self) -> dict[str, Any]:
-        try:
-            conn = self.get_connection(self.mlflow_conn_id)
-        except Exception:  # no such connection: embedded defaults
-            conn = None
+        """Tracking URI and credentials: the connection, else ``MLFLOW_TRACKING_URI``, else the embedded store.
+
+        Only a connection that no secrets backend defines falls through; a failed lookup raises, naming the
+        conn id (see :mod:`airflow_mlops.hooks.connections`). Credentials are registered with the masker.
+        """
+        from airflow_mlops.hooks.connections import check_embedded_allowed, get_optional
+        from airflow_mlops.redact import mask, mask_uri
+
+        conn = get_optional(self.mlflow_conn_id, self.get_connection)  # raises on lookup errors
         if conn is not None and conn.host:
+            uri = conn.host if "://" in conn.host else f"http://{conn.host}:{conn.port or 5000}"
+            mask(conn.password)
+            self.log.info("MLflow tracking URI from connection %r: %s", self.mlflow_conn_id, mask_uri(uri))
             return {
-                "tracking_uri": conn.host if "://" in conn.host else f"http://{conn.host}:{conn.port or 5000}",
+                "tracking_uri": uri,
                 "username": conn.login,
                 "password": conn.password,
                 "artifact_root": conn.extra_dejson.get("artifact_root"),
             }
-        uri = os.environ.get("MLFLOW_TRACKING_URI") or settings.default_mlflow_uri()
+        uri = os.environ.get("MLFLOW_TRACKING_URI")
+        if uri:
+            source = "MLFLOW_TRACKING_URI"
+        else:
+            check_embedded_allowed(self.mlflow_conn_id, "MLflow store (SQLite under the MLOps home)")
+            uri, source = settings.default_mlflow_uri(), "the embedded store"
+        self.log.info(
+            "connection %r %s: MLflow tracking URI from %s: %s",
+            self.mlflow_conn_id,
+            "has no host" if conn is not None else "is not defined",
+            source,
+            mask_uri(uri),
+        )
         # A tracking server decides where artifacts go; for a local store (sqlite, file) MLflow would
         # otherwise default to ./mlruns in the worker's current folder.
         remote = uri.startswith(("http://", "https://", "databricks"))
         return {"tracking_uri": uri, "artifact_root": None if remote else settings.default_artifact_root()}
+
+    @property
+    def redacted_uri(self) -> str:
+        """The tracking URI without credentials, for log lines and error messages."""
+        from airflow_mlops.redact import redact_uri
+
+        return redact_uri(self.tracking_uri)
 
     @property
     def tracking_uri(self) -> str:

@@ -7,7 +7,10 @@ Connection types:
 - ``postgres``: host/port/login/password/schema (database) as usual, opened through the postgres
   provider's ``PostgresHook`` (psycopg 3); bulk writes use binary ``COPY``.
 
-Without the connection the embedded default is ``$AIRFLOW_MLOPS_HOME/scores.db`` (SQLite).
+Without the connection ``scores_db`` (defined by no secrets backend) the embedded default is
+``$AIRFLOW_MLOPS_HOME/scores.db`` (SQLite), unless remote stores are configured or
+``AIRFLOW_MLOPS_EMBEDDED=false`` (see :mod:`airflow_mlops.hooks.connections`); any other lookup error fails
+naming the conn id.
 Writes replace one (model, role, logical date) slice atomically: see :mod:`airflow_mlops.scoring.writers`.
 """
 
@@ -46,18 +49,25 @@ class ScoresDbHook(BaseHook):
     @cached_property
     def _target(self) -> tuple[str, Any]:
         """``("sqlite", path)`` or ``("postgres", PostgresHook)``."""
-        try:
-            conn = self.get_connection(self.scores_conn_id)
-        except Exception:  # no such connection: the embedded default
+        from airflow_mlops.hooks.connections import ConnectionLookupError, check_embedded_allowed, get_optional
+
+        conn = get_optional(self.scores_conn_id, self.get_connection)  # raises on lookup errors
+        if conn is None:  # not defined anywhere: the embedded default, for the default conn id only
             if self.scores_conn_id != self.default_conn_name:
-                raise
-            return "sqlite", str(settings.home_path("scores.db"))
+                raise ConnectionLookupError(f"Airflow connection {self.scores_conn_id!r} is not defined")
+            check_embedded_allowed(self.scores_conn_id, "scores database (SQLite scores.db under the MLOps home)")
+            path = str(settings.home_path("scores.db"))
+            self.log.info("scores database: embedded SQLite %s", path)
+            return "sqlite", path
         kind = (conn.conn_type or "").lower()
         if kind == "sqlite":
             path = conn.host or conn.schema
             if not path:
                 raise ValueError(f"sqlite connection {self.scores_conn_id!r} needs the database file path as host")
             return "sqlite", path
+        from airflow_mlops.redact import mask
+
+        mask(conn.password)
         if kind in ("postgres", "postgresql"):
             from airflow.providers.postgres.hooks.postgres import PostgresHook
 
