@@ -3,14 +3,41 @@
 Everything the embedded defaults write (MLflow store, Feast registry and online store, scores
 database, reports, datasets) lives under one folder, the *MLOps home*: ``$AIRFLOW_MLOPS_HOME``, or
 ``$AIRFLOW_HOME/mlops`` when unset. Deleting that folder starts over.
+
+Deployment limits live in Airflow's config, section ``[mlops]`` (or ``AIRFLOW__MLOPS__<KEY>``), read by
+:func:`mlops_option` without importing Airflow (``airflow-mlops validate`` stays fast).
 """
 
 from __future__ import annotations
 
+import configparser
 import os
+import sys
 from pathlib import Path
 
 HOME_ENV = "AIRFLOW_MLOPS_HOME"
+
+# Upper bounds of estimator parameters that size a training job (CPU, memory, time), by parameter name.
+# Override per deployment: ``[mlops] estimator_param_limits = n_estimators=20000, n_jobs=32``.
+DEFAULT_PARAM_LIMITS: dict[str, int] = {
+    "n_estimators": 5_000,
+    "max_iter": 100_000,
+    "max_fun": 1_000_000,
+    "n_jobs": 16,
+    "max_depth": 128,
+    "max_leaf_nodes": 65_536,
+    "hidden_layer_sizes": 10_000,
+    "n_neighbors": 10_000,
+    "n_components": 10_000,
+    "n_clusters": 10_000,
+    "n_init": 100,
+    "n_restarts_optimizer": 100,
+    "n_alphas": 10_000,
+    "max_trials": 100_000,
+    "cache_size": 4_096,
+    "batch_size": 1_000_000,
+}
+PARAM_LIMITS_OPTION = "estimator_param_limits"
 
 
 def mlops_home() -> Path:
@@ -77,3 +104,36 @@ def model_datasets_dir(model: str, purpose: str) -> Path:
 def model_reports_dir(model: str) -> Path:
     """Reports of one model: ``reports/<model>/``."""
     return _dir(f"reports/{model}")
+
+
+def mlops_option(key: str) -> str | None:
+    """``[mlops] <key>``: ``AIRFLOW__MLOPS__<KEY>``, else Airflow's loaded config, else ``airflow.cfg``."""
+    env = os.environ.get(f"AIRFLOW__MLOPS__{key.upper()}")
+    if env is not None:
+        return env
+    if "airflow.configuration" in sys.modules:  # inside Airflow: its config, secrets backends included
+        from airflow.configuration import conf
+
+        return conf.get("mlops", key, fallback=None)
+    airflow_home = os.environ.get("AIRFLOW_HOME") or str(Path.home() / "airflow")
+    parser = configparser.ConfigParser(interpolation=None)
+    try:
+        parser.read(os.environ.get("AIRFLOW_CONFIG") or Path(airflow_home) / "airflow.cfg", encoding="utf-8")
+    except (configparser.Error, UnicodeDecodeError):
+        return None
+    return parser.get("mlops", key, fallback=None)
+
+
+def estimator_param_limits() -> dict[str, int]:
+    """:data:`DEFAULT_PARAM_LIMITS` with ``[mlops] estimator_param_limits`` (``name=int, ...``) applied.
+
+    :raises ValueError: the setting has an entry that is not ``name=integer``.
+    """
+    limits = dict(DEFAULT_PARAM_LIMITS)
+    raw = mlops_option(PARAM_LIMITS_OPTION) or ""
+    for entry in filter(None, (e.strip() for e in raw.replace("\n", ",").split(","))):
+        name, sep, value = (part.strip() for part in entry.partition("="))
+        if not (sep and name and value.isdigit()):
+            raise ValueError(f"[mlops] {PARAM_LIMITS_OPTION}: {entry[:60]!r} is not name=integer")
+        limits[name] = int(value)
+    return limits

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from airflow_mlops import settings
 from airflow_mlops.datasets import save_parquet
 from airflow_mlops.operators.base import SpecOperator
+from airflow_mlops.spec.paths import contained
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -49,7 +50,7 @@ class FeastMaterializeOperator(SpecOperator):
         started = time.monotonic()
         started_at = datetime.now(UTC)
         spec = self.spec
-        hook = FeastHook(self.project_path(spec.features.repo), fs_yaml_file=self.fs_yaml_file)
+        hook = FeastHook(contained(self.project_path, spec.features.repo), fs_yaml_file=self.fs_yaml_file)
         hook.apply()
         start, end, full = run_interval(context)
         views = sorted({ref.split(":", 1)[0] for ref in spec.features.refs})

@@ -160,6 +160,9 @@ def _act(action, fired, winner: Candidate, spec: ModelSpec, ctx: GateContext, ch
 def _tag_versions(client, name: str, report: dict, winner: Candidate | None, dag_run_id: str | None) -> None:
     for version, record in report.items():
         if record.get("role") is None:
+        if action.dag_id not in spec.dag_ids.values():  # the loaders refuse this too; a rule never starts others' DAGs
+            log.warning("trigger_dag %s refused: not one of %s's own DAGs", action.dag_id, name)
+            return {"dag_id": action.dag_id, "triggered": False, "detail": "not one of this model's own DAGs"}
             continue
         if winner is not None and version == winner.version:
             result, why = "selected", f"selected; wins={record.get('wins', 0)}"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -10,14 +9,12 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
+from airflow_mlops.spec import secrets
 from airflow_mlops.spec.errors import SpecError, SpecProblem
+from airflow_mlops.spec.policy import policy_findings
 from airflow_mlops.spec.schema import ModelSpec
+from airflow_mlops.spec.yamlsafe import MAX_BYTES, YamlProblem, decode, read_yaml
 
-SECRET_KEY = re.compile(
-    r"(^|_)(password|passwd|pwd|secret|token|api_?key|access_?key|secret_?key|private_?key|credentials?)$",
-    re.IGNORECASE,
-)
-URI_WITH_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://[^/\s:@]+:[^/\s@]+@", re.IGNORECASE)
 SPEC_SUFFIXES = (".yaml", ".yml")
 
 
@@ -26,6 +23,8 @@ def _line_index(node: yaml.Node, path: tuple[Any, ...] = ()) -> dict[tuple[Any, 
     lines = {path: node.start_mark.line + 1}
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                continue
             sub = (*path, key_node.value)
             lines.update(_line_index(value_node, sub))
             lines[sub] = key_node.start_mark.line + 1  # a field's line is its key's line
@@ -50,36 +49,16 @@ def _field(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _secret_problems(data: Any, file: str, lines: dict, loc: tuple[Any, ...] = ()) -> list[SpecProblem]:
-    problems: list[SpecProblem] = []
-    if isinstance(data, dict):
-        for key, value in data.items():
-            sub = (*loc, key)
-            if isinstance(key, str) and SECRET_KEY.search(key) and value not in (None, ""):
-                problems.append(
-                    SpecProblem(
-                        file,
-                        _field(sub),
-                        "credentials do not belong in a spec; "
-                        "store them in an Airflow connection and reference it by conn_id",
-                        _line_for(lines, sub),
-                    )
-                )
-            else:
-                problems += _secret_problems(value, file, lines, sub)
-    elif isinstance(data, list):
-        for i, item in enumerate(data):
-            problems += _secret_problems(item, file, lines, (*loc, i))
-    elif isinstance(data, str) and URI_WITH_PASSWORD.match(data):
-        problems.append(
-            SpecProblem(
-                file,
-                _field(loc),
-                "a URI with an inline password; use an Airflow connection (conn_id)",
-                _line_for(lines, loc),
-            )
+def _secret_problems(data: Any, file: str, lines: dict) -> list[SpecProblem]:
+    problems: dict[str, SpecProblem] = {}
+    for loc, kind in secrets.findings(data):
+        field = _field(loc)
+        message = (
+            f"{kind}: credentials do not belong in a spec; "
+            "store them in an Airflow connection and reference it by conn_id"
         )
-    return problems
+        problems.setdefault(field, SpecProblem(file, field, message, _line_for(lines, loc)))
+    return list(problems.values())
 
 
 def _message(error: dict[str, Any]) -> str:
@@ -92,37 +71,38 @@ def _message(error: dict[str, Any]) -> str:
         "input" in error
         and error["type"] not in ("model_type", "dict_type")
         and not isinstance(error["input"], dict | list)
+        and not secrets.has_secret(error["input"])
     ):
         msg += f" (got {error['input']!r})"
     return msg.removeprefix("Value error, ")
 
 
-def parse_spec(text: str, file: str = "<spec>") -> ModelSpec:
-    """Validate spec text; raise :class:`SpecError` listing every problem."""
+def parse_spec(text: str, file: str = "<spec>", *, spec_path: str | Path | None = None) -> ModelSpec:
+    """Validate spec text; raise :class:`SpecError` listing every problem.
+
+    ``spec_path`` (the file on disk, when there is one) anchors the check that project paths do not
+    leave the project through a symbolic link.
+    """
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        raise SpecError(
-            [
-                SpecProblem(
-                    file, "(yaml)", f"not valid YAML: {getattr(exc, 'problem', exc)}", mark.line + 1 if mark else None
-                )
-            ]
-        ) from None
+        data, node = read_yaml(text)
+    except YamlProblem as exc:
+        raise SpecError([SpecProblem(file, "(yaml)", exc.message, exc.line)]) from None
     lines = _line_index(node) if node is not None else {}
     if not isinstance(data, dict):
         raise SpecError([SpecProblem(file, "(top level)", "a spec must be a YAML mapping", 1)])
     problems = _secret_problems(data, file, lines)
+    reported = {p.field for p in problems}  # a secret is reported once, as a secret
     try:
         spec = ModelSpec.model_validate(data)
     except ValidationError as exc:
         for error in exc.errors():
             loc = tuple(p for p in error["loc"] if not (isinstance(p, str) and p.startswith("function-")))
-            if _field(loc) not in {p.field for p in problems}:  # a secret is reported once, as a secret
+            if not any(_field(loc).startswith(f) for f in reported):
                 problems.append(SpecProblem(file, _field(loc), _message(error), _line_for(lines, loc)))
         spec = None
+    for loc, message in policy_findings(data, spec_path):
+        if _field(loc) not in {p.field for p in problems}:
+            problems.append(SpecProblem(file, _field(loc), message, _line_for(lines, loc)))
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.field))
         raise SpecError(problems)
@@ -133,10 +113,14 @@ def load_spec(path: str | Path) -> ModelSpec:
     """Load and validate one spec file."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_BYTES + 1)  # bounded: a spec path may name /dev/zero
+        text = decode(raw)
     except OSError as exc:
-        raise SpecError([SpecProblem(str(path), "(file)", f"cannot read: {exc.strerror}")]) from None
-    return parse_spec(text, str(path))
+        raise SpecError([SpecProblem(str(path), "(file)", f"cannot read: {exc.strerror or exc}")]) from None
+    except YamlProblem as exc:
+        raise SpecError([SpecProblem(str(path), "(file)", exc.message, exc.line)]) from None
+    return parse_spec(text, str(path), spec_path=path)
 
 
 @lru_cache(maxsize=256)

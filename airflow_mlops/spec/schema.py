@@ -9,7 +9,9 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from airflow_mlops.spec.paths import check_relative
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
@@ -18,6 +20,8 @@ DURATION_PATTERN = r"^\d+(s|m|h|d|w)$"
 
 Identifier = Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
 Duration = Annotated[str, Field(pattern=DURATION_PATTERN, examples=["30m", "6h", "2d"])]
+# A path inside the project (or data) folder: relative, no "..". Symbolic links out are checked when loading.
+RelativePath = Annotated[str, AfterValidator(check_relative)]
 
 
 def duration_seconds(value: str) -> int:
@@ -57,17 +61,17 @@ class Schedule(Strict):
 class Features(Strict):
     """Where the features come from: a Feast repo, the entity key, the feature refs and the label."""
 
-    repo: str = Field(default="configs/feature_repo", description="Feast repo, relative to the project root.")
+    repo: RelativePath = Field(default="configs/feature_repo", description="Feast repo, relative to the project root.")
     entity: Identifier = Field(description="Entity join key, e.g. zone_id.")
     refs: list[Annotated[str, Field(pattern=FEATURE_REF_PATTERN)]] = Field(
         min_length=1, description="Feast feature references, feature_view:feature."
     )
     label: Identifier = Field(description="Label column of the label source.")
     timestamp: Identifier = "event_timestamp"
-    label_source: str = Field(
+    label_source: RelativePath = Field(
         description="Parquet file of entity keys, timestamps and labels (relative to the MLOps data folder)."
     )
-    scoring_source: str | None = Field(
+    scoring_source: RelativePath | None = Field(
         default=None,
         description="Parquet file of entity keys and timestamps to score; defaults to the label source.",
     )
@@ -209,7 +213,7 @@ class Promotion(Strict):
     environment: str = "production"
     selection_rules: list[SelectionRule] = Field(default_factory=list)
     action_rules: list[ActionRule] = Field(default_factory=list)
-    rule_files: list[str] = Field(
+    rule_files: list[RelativePath] = Field(
         default_factory=list, description="Shared rule files under configs/rules/, relative to the project root."
     )
     compare_on: Literal["fresh_holdout"] = "fresh_holdout"
