@@ -80,8 +80,9 @@ def compare(stored: list[tuple], recomputed: list[tuple]) -> tuple[int, int, lis
 def run(args: argparse.Namespace) -> int:
     from airflow_mlops.datasets import file_digest
     from airflow_mlops.hooks.mlflow import MLflowHook
+    from airflow_mlops.hooks.model_artifact import ModelArtifactError
     from airflow_mlops.hooks.scores_db import ScoresDbHook
-    from airflow_mlops.scoring.scorer import ModelRef, load_model, score_batches
+    from airflow_mlops.scoring.scorer import score_batches
     from airflow_mlops.scoring.table import ScoresTable
     from airflow_mlops.spec import load_spec
 
@@ -96,7 +97,7 @@ def run(args: argparse.Namespace) -> int:
     if not runs:
         print(f"no scores recorded for {args.model} at {logical_date.isoformat()} in {table.name}", file=sys.stderr)
         return 1
-    tracking_uri = MLflowHook(args.mlflow_conn_id).configure()
+    mlflow_hook = MLflowHook(args.mlflow_conn_id)
     failed = False
     for rec in runs:
         label = f"{args.model} {rec['role']} version {rec['model_version']} at {logical_date.isoformat()}"
@@ -109,7 +110,12 @@ def run(args: argparse.Namespace) -> int:
             print(f"{label}: input dataset {dataset} changed since scoring (sha256 differs)", file=sys.stderr)
             failed = True
             continue
-        model = load_model(ModelRef(args.model, rec["model_version"], rec["mlflow_run_id"]), tracking_uri)
+        try:  # only as training registered it: sealed, unchanged, skops with our trust list
+            model = mlflow_hook.load_model(args.model, rec["model_version"])
+        except ModelArtifactError as exc:
+            print(f"{label}: {exc}", file=sys.stderr)
+            failed = True
+            continue
         recomputed = []
         for batch in score_batches(
             model,

@@ -144,12 +144,21 @@ class MLflowHook(BaseHook):
         except MlflowException:
             return None
 
-    def load_sklearn(self, name: str, version: str) -> Any:
-        """The scikit-learn model of version ``version`` of registered model ``name``."""
-        import mlflow.sklearn
+    def load_model(self, name: str, version: str) -> Any:
+        """The scikit-learn model of ``name`` version ``version``, only as our training DAG registered it.
 
-        self.configure()
-        return mlflow.sklearn.load_model(f"models:/{name}/{version}")
+        Checks the version's seal and every file's sha256, then reads ``model.skops`` with our own trust list;
+        never pickle. Raises :class:`~airflow_mlops.hooks.model_artifact.ModelArtifactError` otherwise.
+        """
+        from airflow_mlops.hooks import model_artifact
+
+        return model_artifact.load_version(self.get_conn(), name, str(version)).model
+
+    def seal_version(self, name: str, version: str) -> str:
+        """Record the digests of a version we just registered (tags ``mlops.model_sha256``/``mlops.model_files``)."""
+        from airflow_mlops.hooks import model_artifact
+
+        return model_artifact.seal(self.get_conn(), name, str(version))
 
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
         """Log many metrics to an existing (possibly finished) run in one batch."""

@@ -59,18 +59,6 @@ def sample(df: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:
     return df.sample(n=rows, random_state=seed).sort_index()
 
 
-def load_model(uri: str) -> Any:
-    """The champion as a scikit-learn model when it was logged with that flavour, else as a pyfunc."""
-    try:
-        import mlflow.sklearn
-
-        return mlflow.sklearn.load_model(uri)
-    except Exception:
-        import mlflow.pyfunc
-
-        return mlflow.pyfunc.load_model(uri)
-
-
 def predict(model: Any, task: str, features: pd.DataFrame) -> Any:
     """Predictions for drift and quality: values for regression, positive-class probability for classification."""
     if task == "classification" and hasattr(model, "predict_proba"):

@@ -94,7 +94,7 @@ class EvaluateOperator(SpecOperator):
         """``{version, run_id, metrics, slice_metrics}`` of one registered version on the fresh window."""
         from airflow_mlops.training.fit import evaluate_on
 
-        model = hook.load_sklearn(self.spec.model.name, version)
+        model = hook.load_model(self.spec.model.name, version)
         entry: dict[str, Any] = {"version": version, "run_id": run_id, "metrics": {}, "slice_metrics": {}}
         needed = list(getattr(model, "feature_names_in_", self.spec.features.feature_names))
         missing = [c for c in needed if c not in fresh.columns]

@@ -73,7 +73,7 @@ class EvidentlyReportOperator(SpecOperator):
             len(current),
         )
         with data.timed(self.log, f"predicting with champion v{champion.version}"):
-            estimator = data.load_model(champion.uri)
+            estimator = hook.load_model(champion.name, champion.version)  # sealed, verified, skops only
             reference[data.PREDICTION] = data.predict(estimator, spec.model.task, reference[f.feature_names])
             current[data.PREDICTION] = data.predict(estimator, spec.model.task, current[f.feature_names])
         current = data.attach_labels(spec, current)

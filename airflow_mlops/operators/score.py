@@ -65,8 +65,10 @@ class BatchScoreOperator(SpecOperator):
         logical_date = context.get("logical_date") or context["dag_run"].run_after
         conn_id = self.scores_conn_id or spec.scoring.destination.conn_id
         db = ScoresDbHook(conn_id)
+        # Every model is verified and loaded before anything is written: a tampered one scores nothing.
+        models = {role: mlflow_hook.load_model(ref.name, ref.version) for role, ref in roles}
         written = {
-            role: self._score_role(ref, role, dataset, validated.get("digest"), logical_date, context, db, mlflow_hook)
+            role: self._score_role(ref, role, dataset, validated.get("digest"), logical_date, context, db, models[role])
             for role, ref in roles
         }
         result = {
@@ -87,15 +89,14 @@ class BatchScoreOperator(SpecOperator):
             }
         return result
 
-    def _score_role(self, ref, role, dataset, digest, logical_date, context, db, mlflow_hook) -> int:
+    def _score_role(self, ref, role, dataset, digest, logical_date, context, db, model) -> int:
         from airflow_mlops.datasets import file_digest
-        from airflow_mlops.scoring.scorer import load_model, score_batches, scores_table
+        from airflow_mlops.scoring.scorer import score_batches, scores_table
         from airflow_mlops.scoring.table import ScoreBatchKey, ScoredInput
         from airflow_mlops.scoring.writers import timed
 
         spec = self.spec
         table = scores_table(spec, dataset)
-        model = load_model(ref, mlflow_hook.tracking_uri)
         key = ScoreBatchKey(spec.model.name, ref.version, role, ref.run_id, context["run_id"], logical_date)
         source = ScoredInput(str(dataset), digest or file_digest(dataset), tuple(spec.features.feature_names))
         batches = score_batches(

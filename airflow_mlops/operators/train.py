@@ -43,7 +43,8 @@ class MLflowTrainOperator(SpecOperator):
     Reads ``upstream("validate")["dataset"]``, holds out the most recent ``training.holdout.fraction``
     of rows, fits on the rest, logs params, holdout metrics (overall and per slice), the dataset input,
     the model (signature + input example) and the ``mlops.*`` tags, registers a new version of
-    ``spec.model.name`` and points the ``challenger`` alias at it.
+    ``spec.model.name``, seals it (sha256 of every model file as tag ``mlops.model_sha256`` on the version and
+    the run; see :mod:`airflow_mlops.hooks.model_artifact`) and points the ``challenger`` alias at it.
 
     :param mlflow_conn_id: connection of the MLflow tracking server / registry.
     """
@@ -93,13 +94,15 @@ class MLflowTrainOperator(SpecOperator):
         run_id, experiment_id, model_uri = self._log_run(hook, context, frame, dataset, digest, result, flatten)
         logged = time.perf_counter()
         version = hook.register_version(spec.model.name, model_uri, tags={"mlops.run_id": run_id})
+        model_sha256 = hook.seal_version(spec.model.name, version.version)  # loads verify every file against it
         hook.set_alias(spec.model.name, CHALLENGER, version.version)
         self.log.info(
-            "logged run %s in %.2f s; registered %s version %s as %s in %.2f s",
+            "logged run %s in %.2f s; registered %s version %s (model sha256 %s) as %s in %.2f s",
             run_id,
             logged - started,
             spec.model.name,
             version.version,
+            model_sha256[:12],
             CHALLENGER,
             time.perf_counter() - logged,
         )
@@ -109,6 +112,7 @@ class MLflowTrainOperator(SpecOperator):
             "experiment_id": experiment_id,
             "model_version": str(version.version),
             "model_uri": f"models:/{spec.model.name}/{version.version}",
+            "model_sha256": model_sha256,
             "metrics": result.metrics,
             "slice_metrics": result.slice_metrics,
             "window": result.window.as_dict(),

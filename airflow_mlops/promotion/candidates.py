@@ -2,7 +2,9 @@
 
 A candidate's ``attrs`` are the names a rule can use (see :data:`airflow_mlops.rules.types.CANDIDATE_FIELDS`).
 Metrics: the challenger and the champion use their metrics on the fresh window from ``evaluate``; other
-registered versions use their training run's metrics (``metrics_source`` says which).
+registered versions use their training run's metrics (``metrics_source`` says which). Only versions our training
+DAG registered and sealed (``mlops.run_id`` and ``mlops.model_sha256`` tags, see
+:mod:`airflow_mlops.hooks.model_artifact`) can be chosen; any other version is listed as excluded.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from airflow_mlops.hooks.model_artifact import DIGEST_TAG, is_sealed
 from airflow_mlops.spec.schema import ModelSpec
+
+NOT_OURS = f"not registered by the airflow-mlops training DAG (no {DIGEST_TAG} seal)"
 
 
 @dataclass
@@ -145,6 +150,10 @@ def gather(
                     is_champion=v == champion,
                 )
             )
+        else:
+            continue
+        if not is_sealed(mv.tags):
+            out[-1].excluded = NOT_OURS
     for v, (role, _entry) in fresh.items():  # in the evaluate result but not registered: never a candidate
         out.append(make_candidate(spec, environment, v, role, None, {}, None))
         out[-1].excluded = "not found in the model registry"

@@ -1,8 +1,11 @@
 """Can a registered version be served? Load it from the registry in a fresh process and predict on real input.
 
-Run as ``python -m airflow_mlops.promotion.servability URI --tracking-uri T [--sample PARQUET] [--columns a,b]``;
-prints one JSON line ``{"ok": bool, "rows": n, "error": str|null}``. A fresh process proves the model loads
-from the registry alone (no state of the training process), and a crash cannot take the gate down.
+Run as ``python -m airflow_mlops.promotion.servability models:/NAME/VERSION [--sample PARQUET] [--columns a,b]``
+with ``MLFLOW_TRACKING_URI`` (and any MLflow credentials) in the environment, never in argv where a process
+list would show them; prints one JSON line ``{"ok": bool, "rows": n, "error": str|null}``. A fresh process
+proves the model loads from the registry alone (no state of the training process), and a crash cannot take the
+gate down. The probe loads through :mod:`airflow_mlops.hooks.model_artifact`, like scoring: only a version our
+training DAG sealed, with unchanged files, from skops with our trust list; never pickle.
 """
 
 from __future__ import annotations
@@ -38,7 +41,7 @@ def check_servable(
 
     Without a sample the model's logged input example is used; without either the check fails.
     """
-    cmd = [sys.executable, "-m", "airflow_mlops.promotion.servability", model_uri, "--tracking-uri", tracking_uri]
+    cmd = [sys.executable, "-m", "airflow_mlops.promotion.servability", model_uri]
     if sample:
         cmd += ["--sample", str(sample)]
     if columns:
@@ -59,16 +62,26 @@ def check_servable(
     return Servability(bool(result["ok"]), detail, seconds, int(result.get("rows") or 0))
 
 
+def parse_version_uri(model_uri: str) -> tuple[str, str]:
+    """``(name, version)`` of ``models:/NAME/VERSION``; aliases, stages and run URIs are refused."""
+    name, _, version = model_uri.removeprefix("models:/").rpartition("/")
+    if not model_uri.startswith("models:/") or not name or not version.isdigit():
+        raise ValueError(f"expected models:/NAME/VERSION, got {model_uri!r}")
+    return name, version
+
+
 def _probe(model_uri: str, sample: str | None, columns: list[str] | None) -> dict:
-    import mlflow
     import pandas as pd
 
-    model = mlflow.pyfunc.load_model(model_uri)
+    from airflow_mlops.hooks.model_artifact import client_from_env, load_version
+
+    name, version = parse_version_uri(model_uri)
+    loaded = load_version(client_from_env(), name, version, with_input=True)
+    model = loaded.model
     if sample:
         frame = pd.read_parquet(sample)
-        schema = model.metadata.get_input_schema()
-        if not columns and schema is not None and schema.has_input_names():
-            columns = schema.input_names()  # the logged signature says which columns the model takes
+        if not columns and loaded.columns:
+            columns = loaded.columns  # the logged signature says which columns the model takes
         if columns:
             missing = [c for c in columns if c not in frame.columns]
             if missing:
@@ -76,7 +89,7 @@ def _probe(model_uri: str, sample: str | None, columns: list[str] | None) -> dic
             frame = frame[columns]
         frame = frame.head(SAMPLE_ROWS)
     else:
-        frame = model.input_example
+        frame = loaded.example
         if frame is None:
             return {"ok": False, "rows": 0, "error": "no sample input and no logged input example"}
     if len(frame) == 0:
@@ -90,15 +103,12 @@ def _probe(model_uri: str, sample: str | None, columns: list[str] | None) -> dic
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("model_uri")
-    parser.add_argument("--tracking-uri", required=True)
+    parser.add_argument("model_uri", help="models:/NAME/VERSION (the tracking URI comes from MLFLOW_TRACKING_URI)")
     parser.add_argument("--sample")
     parser.add_argument("--columns")
     args = parser.parse_args(argv)
-    import mlflow
-
-    mlflow.set_tracking_uri(args.tracking_uri)
-    mlflow.set_registry_uri(args.tracking_uri)
+    if not os.environ.get("MLFLOW_TRACKING_URI"):
+        parser.error("MLFLOW_TRACKING_URI is not set")
     try:
         result = _probe(args.model_uri, args.sample, args.columns.split(",") if args.columns else None)
     except Exception as exc:  # any failure to load or predict means "not servable"

@@ -1,11 +1,12 @@
 """Score a parquet dataset with one registered model version, chunk by chunk (bounded memory).
 
-Shared by the score task and ``airflow-mlops reproduce``, so both compute predictions the same way.
+Shared by the score task and ``airflow-mlops reproduce``, so both compute predictions the same way. Models
+come from :meth:`MLflowHook.load_model <airflow_mlops.hooks.mlflow.MLflowHook.load_model>`, which loads a version
+only as our training DAG registered it.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,20 +42,6 @@ def resolve_alias(client: Any, name: str, alias: str) -> ModelRef | None:
             return None
         raise
     return ModelRef(name, str(mv.version), mv.run_id or "")
-
-
-def load_model(ref: ModelRef, tracking_uri: str) -> Any:
-    """The scikit-learn model of a registered version.
-
-    Models come from our own registry, so deserialization is allowed (MLflow 3.17 requires
-    ``MLFLOW_ALLOW_PICKLE_DESERIALIZATION`` even for skops-serialized models).
-    """
-    os.environ.setdefault("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
-    import mlflow.sklearn
-
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
-    return mlflow.sklearn.load_model(ref.uri)
 
 
 def entity_is_text(dataset: str | Path, entity: str) -> bool:

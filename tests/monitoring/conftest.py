@@ -148,6 +148,7 @@ def register_champion(spec, train_frame, tags: dict[str, str] | None = None) -> 
             pip_requirements=pip_requirements(),
         )
     version = str(info.registered_model_version)
+    hook.seal_version(model, version)  # as the training DAG does
     hook.get_conn().set_registered_model_alias(model, "champion", version)
     return version
 

@@ -62,7 +62,10 @@ def register(name: str, metrics: dict[str, float], broken: bool = False) -> str:
     import mlflow
     import numpy as np
     import pandas as pd
+    from mlflow.tracking import MlflowClient
     from sklearn.linear_model import LinearRegression
+
+    from airflow_mlops.hooks.model_artifact import seal
 
     x = pd.DataFrame({"x1": np.arange(20, dtype=float), "x2": np.arange(20, dtype=float) % 7})
     model = LinearRegression().fit(x, x["x1"] * 2 + x["x2"])
@@ -72,6 +75,7 @@ def register(name: str, metrics: dict[str, float], broken: bool = False) -> str:
             model, name="model", input_example=x.head(3), pip_requirements=["scikit-learn"], registered_model_name=name
         )
     version = str(info.registered_model_version)
+    seal(MlflowClient(tracking_uri=mlflow.get_tracking_uri()), name, version)  # as the training DAG does
     if broken:  # keep the registry entry, lose the weights: loading fails
         folder = Path(mlflow.get_logged_model(info.model_id).artifact_location.removeprefix("file://"))
         for item in folder.iterdir():

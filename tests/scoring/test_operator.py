@@ -71,6 +71,7 @@ def _register(name: str, models: dict[str, object], frame: pd.DataFrame, label: 
                 skops_trusted_types=skops_trusted_types(model),
             )
         versions[alias] = str(info.registered_model_version)
+        hook.seal_version(name, versions[alias])  # as the training DAG does
         client.set_registered_model_alias(name, alias, versions[alias])
     return versions
 

@@ -81,7 +81,7 @@ def test_challenger_is_better_on_old_data(comparison):
     older, _, _ = fresh_window_split(pd.read_parquet(comparison["data"]), "event_timestamp", 0.2)
     hook = MLflowHook()
     on_old = {
-        side: evaluate_on(hook.load_sklearn(MODEL, comparison[side]["model_version"]), older, spec)[0]["mae"]
+        side: evaluate_on(hook.load_model(MODEL, comparison[side]["model_version"]), older, spec)[0]["mae"]
         for side in ("champion", "challenger")
     }
     assert on_old["challenger"] * 5 < on_old["champion"]

@@ -78,7 +78,6 @@ def test_run_has_params_metrics_slices_tags_and_dataset(trained, model):
 
 @pytest.mark.parametrize("model", list(SIZES))
 def test_registered_version_has_signature_challenger_alias_and_predicts(trained, model):
-    import mlflow.pyfunc
     from mlflow.models import get_model_info
 
     from airflow_mlops.hooks.mlflow import MLflowHook
@@ -87,6 +86,9 @@ def test_registered_version_has_signature_challenger_alias_and_predicts(trained,
     hook = MLflowHook()
     version = hook.get_conn().get_model_version(model, result["model_version"])
     assert version.run_id == result["run_id"]
+    sealed = version.tags["mlops.model_sha256"]  # the digests every load verifies
+    assert sealed == result["model_sha256"] and len(sealed) == 64
+    assert hook.get_conn().get_run(result["run_id"]).data.tags["mlops.model_sha256"] == sealed
     assert result["model_uri"] == f"models:/{model}/{result['model_version']}"
 
     info = get_model_info(result["model_uri"])
@@ -94,7 +96,7 @@ def test_registered_version_has_signature_challenger_alias_and_predicts(trained,
     assert info.saved_input_example_info is not None
 
     frame = pd.read_parquet(path).tail(20)
-    predictions = mlflow.pyfunc.load_model(result["model_uri"]).predict(frame[spec.features.feature_names])
+    predictions = hook.load_model(model, result["model_version"]).predict(frame[spec.features.feature_names])
     assert len(predictions) == 20
     if model == "rider_churn":
         assert set(pd.Series(predictions).unique()) <= {0, 1}
