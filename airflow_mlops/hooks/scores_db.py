@@ -11,7 +11,8 @@ Without the connection ``scores_db`` (defined by no secrets backend) the embedde
 ``$AIRFLOW_MLOPS_HOME/scores.db`` (SQLite), unless remote stores are configured or
 ``AIRFLOW_MLOPS_EMBEDDED=false`` (see :mod:`airflow_mlops.hooks.connections`); any other lookup error fails
 naming the conn id.
-Writes replace one (model, role, logical date) slice atomically: see :mod:`airflow_mlops.scoring.writers`.
+Writes replace the current rows of one (model, role, logical date) atomically, keeping the rows they
+supersede and refusing empty or much smaller batches: see :mod:`airflow_mlops.scoring.writers`.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from airflow_mlops.scoring.table import ScoreBatchKey, ScoredInput, ScoresTable
-    from airflow_mlops.scoring.writers import Progress
+    from airflow_mlops.scoring.writers import Progress, ReplacePolicy
 
 
 class ScoresDbHook(BaseHook):
@@ -107,75 +108,159 @@ class ScoresDbHook(BaseHook):
         batches: Iterable[pa.RecordBatch],
         source: ScoredInput | None = None,
         progress: Progress | None = None,
+        policy: ReplacePolicy | None = None,
     ) -> int:
-        """Atomically replace the scores of (model, role, logical date); returns the rows written."""
-        return self.writer().replace(table, key, batches, source=source, progress=progress)
+        """Atomically make ``batches`` the current scores of (model, role, logical date); returns the rows written.
+
+        The rows they replace are kept (``<table>_superseded``) unless this is a retry of the same run.
+        Raises :class:`~airflow_mlops.scoring.writers.ReplaceRefused` (nothing written) when ``policy``
+        forbids replacing the earlier rows with this many.
+        """
+        return self.writer().replace(table, key, batches, source=source, progress=progress, policy=policy)
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def query(self, sql_text: str, params: list[Any] | tuple[Any, ...] = ()) -> list[tuple]:
-        """Rows of a parameterized query (``?`` placeholders are adapted for PostgreSQL)."""
-        if self.dialect == "postgres":
-            sql_text = sql_text.replace("?", "%s")
+    def query(self, sql_text: str, params: list[Any] | tuple[Any, ...] = (), **names: str | list[str]) -> list[tuple]:
+        """Rows of a parameterized query (``?`` placeholders are adapted for PostgreSQL).
+
+        With ``names``, ``{slot}`` in ``sql_text`` takes a quoted identifier (a list: a column list), safe
+        whatever characters the name holds; pasted identifiers must not contain ``?`` or ``%``.
+        """
         conn = self.get_conn()
         try:
-            return list(conn.execute(sql_text, params).fetchall())
+            return list(self._run(conn, sql_text, params, names).fetchall())
         finally:
             conn.close()
 
-    def execute(self, sql_text: str, params: list[Any] | tuple[Any, ...] = ()) -> int:
+    def execute(self, sql_text: str, params: list[Any] | tuple[Any, ...] = (), **names: str | list[str]) -> int:
         """Run one parameterized statement in its own transaction; returns the affected row count."""
-        if self.dialect == "postgres":
-            sql_text = sql_text.replace("?", "%s")
         conn = self.get_conn()
         try:
             with conn:  # commits (psycopg) / no-op in sqlite autocommit mode
-                return conn.execute(sql_text, params).rowcount
+                return self._run(conn, sql_text, params, names).rowcount
         finally:
             conn.close()
+
+    def _run(self, conn: Any, sql_text: str, params: Any, names: dict) -> Any:
+        if names:
+            from airflow_mlops.scoring.writers import _Sql
+
+            return _Sql(conn, self.dialect)(sql_text, params, **names)
+        if self.dialect == "postgres":
+            sql_text = sql_text.replace("?", "%s")
+        return conn.execute(sql_text, params)
 
     def _date_param(self, logical_date: datetime) -> Any:
         from airflow_mlops.scoring.table import sqlite_time, utc
 
         return sqlite_time(logical_date) if self.dialect == "sqlite" else utc(logical_date)
 
-    def runs(self, table: ScoresTable, model_name: str, logical_date: datetime) -> list[dict[str, Any]]:
-        """Recorded runs (one per role) that wrote ``table`` for ``model_name`` at ``logical_date``."""
-        from airflow_mlops.scoring.table import quote
-        from airflow_mlops.scoring.writers import RUNS_COLUMNS
+    def runs(
+        self, table: ScoresTable, model_name: str, logical_date: datetime, include_superseded: bool = False
+    ) -> list[dict[str, Any]]:
+        """Run records of ``table`` for ``model_name`` at ``logical_date``: the current one per role (by role),
+        or with ``include_superseded`` every run, newest first. Reads first-layout run tables too."""
+        from airflow_mlops.scoring.table import RUNS_COLUMNS, V1_RUNS_COLUMNS
 
+        where = "WHERE scores_table = ? AND model_name = ? AND logical_date = ?"
+        params = [table.name, model_name, self._date_param(logical_date)]
         try:
+            columns = RUNS_COLUMNS
             rows = self.query(
-                f"SELECT {', '.join(map(quote, RUNS_COLUMNS))} FROM {quote(table.runs_table)} "
-                "WHERE scores_table = ? AND model_name = ? AND logical_date = ? ORDER BY role",
-                [table.name, model_name, self._date_param(logical_date)],
+                f"SELECT {', '.join(columns)} FROM {{r}} {where}"
+                + (" ORDER BY scored_at DESC, role" if include_superseded else " AND is_current ORDER BY role"),
+                params,
+                r=table.runs_table,
             )
-        except Exception as exc:  # no runs table yet
-            if "no such table" in str(exc) or "does not exist" in str(exc):
-                return []
-            raise
-        return [dict(zip(RUNS_COLUMNS, row, strict=True)) for row in rows]
+        except Exception as exc:
+            text = str(exc)
+            if "no such table" in text or ("does not exist" in text and "relation" in text):
+                return []  # nothing scored yet
+            if "score_run_id" not in text and "is_current" not in text:
+                raise
+            columns = V1_RUNS_COLUMNS  # first layout, not migrated yet (no writer opened it): all current
+            rows = self.query(
+                f"SELECT {', '.join(columns)} FROM {{r}} {where} ORDER BY role", params, r=table.runs_table
+            )
+        found = [dict(zip(columns, row, strict=True)) for row in rows]
+        for run in found:
+            run.setdefault("is_current", True)
+            run["is_current"] = bool(run["is_current"])
+        return found
+
+    def served(
+        self, table: ScoresTable, model_name: str, logical_date: datetime, as_of: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """What was served for ``logical_date``: every run that scored it, newest first, each with ``rows_kept``
+        (its rows are still stored). With ``as_of``, only the runs that were current at that instant."""
+        from airflow_mlops.scoring.table import utc
+
+        found = self.runs(table, model_name, logical_date, include_superseded=True)
+        for run in found:
+            run["rows_kept"] = run.get("purged_at") is None
+        if as_of is None:
+            return found
+        when = utc(as_of)
+
+        def stamp(value: Any) -> datetime | None:
+            if value is None or isinstance(value, datetime):
+                return value
+            return utc(datetime.fromisoformat(str(value).replace("Z", "+00:00")))
+
+        return [
+            r
+            for r in found
+            if stamp(r["scored_at"]) <= when and (r.get("superseded_at") is None or stamp(r["superseded_at"]) > when)
+        ]
+
+    def run_predictions(self, table: ScoresTable, run: dict[str, Any]) -> list[tuple]:
+        """``(row_id, prediction, probability)`` of one run (a :meth:`served` record), current or superseded."""
+        if run.get("is_current", True):
+            return self.predictions(table, run["model_name"], run["role"], _as_datetime(run["logical_date"]))
+        return self.query(
+            "SELECT row_id, prediction, probability FROM {old} WHERE score_run_id = ? ORDER BY row_id",
+            [run["score_run_id"]],
+            old=table.superseded,
+        )
 
     def predictions(self, table: ScoresTable, model_name: str, role: str, logical_date: datetime) -> list[tuple]:
         """``(row_id, prediction, probability)`` of one slice, ordered by row_id."""
-        from airflow_mlops.scoring.table import quote
-
         return self.query(
-            f"SELECT row_id, prediction, probability FROM {quote(table.name)} "
+            "SELECT row_id, prediction, probability FROM {t} "
             "WHERE model_name = ? AND role = ? AND logical_date = ? ORDER BY row_id",
             [model_name, role, self._date_param(logical_date)],
+            t=table.name,
         )
 
-    def checksum(self, table: ScoresTable, exclude: tuple[str, ...] = ("scored_at",)) -> tuple[int, str]:
-        """``(rows, sha256)`` of the table's content in primary-key order, without the ``exclude`` columns."""
-        from airflow_mlops.scoring.table import quote
+    def checksum(
+        self, table: ScoresTable, exclude: tuple[str, ...] = ("scored_at",), part: str = "current"
+    ) -> tuple[int, str]:
+        """``(rows, sha256)`` of the table's content in key order, without the ``exclude`` columns.
 
-        cols = [c for c in table.columns if c not in exclude]
+        ``part``: ``current`` (the scores table), ``superseded`` (the rows later runs replaced) or ``runs``
+        (this table's run records, every column).
+        """
+        from airflow_mlops.scoring.table import RUNS_COLUMNS
+
+        if part == "runs":
+            select = f"SELECT {', '.join(RUNS_COLUMNS)} FROM {{t}} WHERE scores_table = ? ORDER BY score_run_id"
+            params: list[Any] = [table.name]
+            names: dict[str, Any] = {"t": table.runs_table}
+        else:
+            extra = "" if part == "current" else ", score_run_id"
+            select = f"SELECT {{cols}}{extra} FROM {{t}} ORDER BY model_name, role, logical_date{extra}, row_id"
+            params = []
+            cols = [c for c in table.columns if c not in exclude]
+            names = {"t": table.name if part == "current" else table.superseded, "cols": cols}
         digest, n = hashlib.sha256(), 0
-        for row in self.query(
-            f"SELECT {', '.join(map(quote, cols))} FROM {quote(table.name)} "
-            "ORDER BY model_name, role, logical_date, row_id"
-        ):
+        for row in self.query(select, params, **names):
             digest.update(repr(row).encode())
             n += 1
         return n, digest.hexdigest()
+
+
+def _as_datetime(value: Any) -> datetime:
+    """A stored timestamp (datetime from PostgreSQL, ISO text from SQLite) as an aware datetime."""
+    from airflow_mlops.scoring.table import utc
+
+    return utc(value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00")))

@@ -18,7 +18,10 @@ class BatchScoreOperator(SpecOperator):
     The ``champion`` alias is resolved to a concrete version once, at task start; only that version
     scores. With ``scoring.shadow`` and a ``challenger`` alias on another version, the challenger also
     scores into the same table with ``role = 'challenger'``. Each (model, role, logical date) slice is
-    replaced atomically, so retries and re-runs never duplicate rows.
+    replaced atomically, so retries and re-runs never duplicate rows; a re-run by another DAG run (or with
+    another model version) keeps the rows it supersedes queryable (``<table>_history``). A batch that is
+    empty or smaller than ``scoring.min_rows_fraction`` of the rows it would replace fails the task
+    (``AirflowFailException``, no retries) and writes nothing.
 
     :param mlflow_conn_id: MLflow connection (see :class:`~airflow_mlops.hooks.mlflow.MLflowHook`).
     :param scores_conn_id: overrides ``scoring.destination.conn_id`` of the spec.
@@ -93,7 +96,7 @@ class BatchScoreOperator(SpecOperator):
         from airflow_mlops.datasets import file_digest
         from airflow_mlops.scoring.scorer import score_batches, scores_table
         from airflow_mlops.scoring.table import ScoreBatchKey, ScoredInput
-        from airflow_mlops.scoring.writers import timed
+        from airflow_mlops.scoring.writers import ReplacePolicy, ReplaceRefused, timed
 
         spec = self.spec
         table = scores_table(spec, dataset)
@@ -108,10 +111,18 @@ class BatchScoreOperator(SpecOperator):
             spec.scoring.chunk_rows,
             spec.model.task == "classification",
         )
+        policy = ReplacePolicy(
+            spec.scoring.min_rows_fraction, spec.scoring.keep_superseded_runs, spec.scoring.keep_superseded_days
+        )
         started = time.monotonic()
-        rows = db.replace_scores(table, key, timed(batches, self.log.info), source=source)
+        try:
+            rows = db.replace_scores(table, key, timed(batches, self.log.info), source=source, policy=policy)
+        except ReplaceRefused as exc:  # a data error: retrying scores the same data again
+            from airflow.sdk.exceptions import AirflowFailException
+
+            raise AirflowFailException(str(exc)) from exc
         took = time.monotonic() - started
-        self.log.info(
+        (self.log.warning if rows == 0 else self.log.info)(
             "%s: wrote %d %s rows for %s to %s (%s) in %.1fs, %.0f rows/s (chunks of %d)",
             spec.model.name,
             rows,

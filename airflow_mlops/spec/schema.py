@@ -242,6 +242,19 @@ class Drift(Strict):
 
 class Monitoring(Strict):
     drift: Drift = Field(default_factory=Drift)
+    min_rows_fraction: float = Field(
+        default=0.5,
+        ge=0,
+        le=1,
+        description="Fail instead of replacing a logical date's scores with fewer than this fraction of their "
+        "rows (an empty batch never replaces scores).",
+    )
+    keep_superseded_runs: int | None = Field(
+        default=10, ge=0, description="Re-scored runs per date whose rows stay queryable (null: all)."
+    )
+    keep_superseded_days: int | None = Field(
+        default=None, ge=1, description="Purge rows of runs superseded longer ago (null: no age limit)."
+    )
     quality_rules: list[str] = Field(
         default_factory=list,
         description='Rules on live metrics, e.g. metrics["mae"] <= 6; failing one is a metric_drop.',
