@@ -1,4 +1,5 @@
-"""``airflow-mlops history MODEL [--at DATE]``: alias moves of a model, and which version served at a time."""
+"""``airflow-mlops history MODEL [--at DATE | --reconcile]``: alias moves of a model, which version served at a
+time, and repair of the history from MLflow's current aliases."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("model")
     p.add_argument("--alias", default="champion")
     p.add_argument("--at", help="ISO date or datetime, e.g. 2026-03-01 or 2026-03-01T12:00+00:00")
+    p.add_argument(
+        "--reconcile",
+        action="store_true",
+        help="repair the history from MLflow's current aliases: resolve pending moves, record moves without a row",
+    )
+    p.add_argument("--mlflow-conn-id", default="mlflow_default", help="MLflow connection (for --reconcile)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=run)
 
@@ -36,6 +43,8 @@ def parse_when(text: str) -> datetime:
 def run(args: argparse.Namespace) -> int:
     from airflow_mlops.promotion.history import AliasHistory
 
+    if args.reconcile:
+        return reconcile(args)
     history = AliasHistory()
     if args.at:
         at = parse_when(args.at)
@@ -64,4 +73,19 @@ def run(args: argparse.Namespace) -> int:
             f"{r['at']:32} {r['action']:9} {r['status']:9} {r['version'] or '-':>7} {r['previous_version'] or '-':>8}  "
             f"{r['who'] or '-'} / {r['dag_run_id'] or '-'} / {r['reason'] or '-'}"
         )
+    return 0
+
+
+def reconcile(args: argparse.Namespace) -> int:
+    """Repair the history of ``args.model`` from MLflow; prints each change."""
+    from airflow_mlops.hooks.mlflow import MLflowHook
+    from airflow_mlops.promotion.history import AliasHistory
+
+    changes = AliasHistory(client=MLflowHook(args.mlflow_conn_id).get_conn()).reconcile(args.model)
+    if args.json:
+        print(json.dumps(changes))
+        return 0
+    for c in changes:
+        print(f"{args.model}@{c['alias']}: row {c['id']} {c['status']} (version {c['version'] or '-'}): {c['detail']}")
+    print(f"{args.model}: history matches MLflow ({len(changes)} change{'s' if len(changes) != 1 else ''})")
     return 0

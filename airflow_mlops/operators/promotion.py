@@ -9,10 +9,14 @@ from airflow_mlops.operators.base import SpecOperator, upstream
 
 
 def _who(context: Any) -> str:
+    """The authenticated Airflow user who triggered the run (``DagRun.triggering_user_name``, set by the API
+    server from the caller's token), else ``airflow:<run type>``; never anything from the run's conf."""
     run = context.get("dag_run")
     user = getattr(run, "triggering_user_name", None) if run is not None else None
+    if user:
+        return str(user)
     run_type = getattr(run, "run_type", None)
-    return str(user or run_type or "airflow")
+    return f"airflow:{getattr(run_type, 'value', run_type) or 'unknown'}"
 
 
 def _trigger_dag(dag_id: str, conf: dict) -> str:
@@ -91,7 +95,7 @@ class RollbackOperator(SpecOperator):
         from airflow_mlops.promotion.rollback import rollback
 
         params = context.get("params") or {}
-        version, reason = str(params.get("version")), str(params.get("reason") or "rollback")
+        version, reason = str(params.get("version")), str(params.get("reason") or "").strip()
         hook = MLflowHook(self.mlflow_conn_id)
         client = hook.get_conn()
         move = rollback(

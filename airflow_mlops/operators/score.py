@@ -51,7 +51,7 @@ class BatchScoreOperator(SpecOperator):
         champion = resolve_alias(client, name, "champion")
         if champion is None:
             raise NoChampionError(
-                f"model {name!r} has no 'champion' version in MLflow ({mlflow_hook.tracking_uri}): "
+                f"model {name!r} has no 'champion' version in MLflow ({mlflow_hook.redacted_uri}): "
                 f"run the {spec.dag_ids['train']} DAG and promote a version first"
             )
         self.log.info("scoring with %s version %s (alias champion, run %s)", name, champion.version, champion.run_id)

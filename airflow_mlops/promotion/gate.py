@@ -24,6 +24,10 @@ TAG_PREFIX = "mlops.gate."
 MAX_TAG = 4900
 
 
+class PromotionError(RuntimeError):
+    """A deploy action's alias move failed in MLflow, or its outcome could not be confirmed."""
+
+
 @dataclass
 class GateContext:
     """What the gate needs from its surroundings."""
@@ -87,6 +91,13 @@ def run_gate(spec: ModelSpec, rules: RuleSet, evaluation: dict[str, Any], ctx: G
     decision["seconds"] = round(time.monotonic() - start, 2)
     _tag_versions(ctx.client, name, selection.report, winner, ctx.dag_run_id)
     log.info("gate decision for %s: %s", name, _summary(decision))
+    unresolved = [a for a in decision["actions"] if a.get("status") in ("failed", "pending")]
+    if unresolved:  # every decision is recorded above; the task must not succeed on a move that did not happen
+        moves = "; ".join(f"{name}@{a['alias']}: {a['status']} {a.get('detail', '')}" for a in unresolved)
+        raise PromotionError(
+            f"alias move to v{winner.version} did not happen or cannot be confirmed: {moves} "
+            f"(a pending one: run `airflow-mlops history {name} --reconcile`)"
+        )
     return {"promoted": promoted, "version": winner.version if promoted and winner else None, "decision": decision}
 
 
@@ -149,6 +160,9 @@ def _act(action, fired, winner: Candidate, spec: ModelSpec, ctx: GateContext, ch
         return {"message": text}
     if action.action == "trigger_dag":
         conf = {**action.conf, "model": name, "version": winner.version}
+        if action.dag_id not in spec.dag_ids.values():  # the loaders refuse this too; a rule never starts others' DAGs
+            log.warning("trigger_dag %s refused: not one of %s's own DAGs", action.dag_id, name)
+            return {"dag_id": action.dag_id, "triggered": False, "detail": "not one of this model's own DAGs"}
         if ctx.trigger_dag is None:
             log.warning("trigger_dag %s: not running inside an Airflow task, not triggered", action.dag_id)
             return {"dag_id": action.dag_id, "triggered": False, "conf": conf}
@@ -160,9 +174,6 @@ def _act(action, fired, winner: Candidate, spec: ModelSpec, ctx: GateContext, ch
 def _tag_versions(client, name: str, report: dict, winner: Candidate | None, dag_run_id: str | None) -> None:
     for version, record in report.items():
         if record.get("role") is None:
-        if action.dag_id not in spec.dag_ids.values():  # the loaders refuse this too; a rule never starts others' DAGs
-            log.warning("trigger_dag %s refused: not one of %s's own DAGs", action.dag_id, name)
-            return {"dag_id": action.dag_id, "triggered": False, "detail": "not one of this model's own DAGs"}
             continue
         if winner is not None and version == winner.version:
             result, why = "selected", f"selected; wins={record.get('wins', 0)}"

@@ -4,22 +4,44 @@ MLflow keeps only an alias's current target (mlflow issue #2169), so "which vers
 our own record. The store is a SQLAlchemy database: ``$AIRFLOW_MLOPS_HISTORY_URI`` (e.g. a PostgreSQL URL
 shared by all workers), else SQLite at ``<MLOps home>/promotion/history.db``.
 
-:meth:`AliasHistory.move` takes a write lock (SQLite ``BEGIN IMMEDIATE``; PostgreSQL
-``pg_advisory_xact_lock``), re-reads the alias from MLflow, refuses the move when the alias changed since
-the caller decided (``expected_previous``), moves it, and records the attempt — applied or not — in the
-same transaction. Two racing promotions therefore leave the alias on exactly one version, and both show.
+:meth:`AliasHistory.move` holds a lock for the model and alias for the whole move (a lock file next to a
+SQLite database; a session-level ``pg_advisory_lock`` on PostgreSQL; both die with their process), re-reads
+the alias from MLflow and refuses the move when the alias changed since the caller decided
+(``expected_previous``). It then commits an intent row (``pending``) *before* asking MLflow, and resolves
+it to ``applied`` or ``failed`` afterwards; when MLflow raises, the alias is re-read, so a timeout after
+MLflow applied the move is recorded as applied. A process killed between the two writes leaves the
+``pending`` row: :meth:`AliasHistory.reconcile` (``airflow-mlops history MODEL --reconcile``) resolves it
+from MLflow's current aliases and records a move it finds no row for (actor ``reconcile``).
+Two racing promotions therefore leave the alias on exactly one version, and both show.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, Integer, MetaData, String, Table, Text, create_engine, event, insert, select, text
+from sqlalchemy import (
+    Column,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Engine
 
 from airflow_mlops import settings
@@ -37,8 +59,8 @@ alias_events = Table(
     Column("alias", String(100), nullable=False),
     Column("version", String(40)),
     Column("previous_version", String(40)),
-    Column("action", String(40), nullable=False),  # promote, rollback
-    Column("status", String(20), nullable=False),  # applied, unchanged, conflict, refused, failed
+    Column("action", String(40), nullable=False),  # promote, rollback, reconcile
+    Column("status", String(20), nullable=False),  # pending, applied, unchanged, conflict, refused, failed
     Column("reason", Text),
     Column("dag_id", String(250)),
     Column("dag_run_id", String(250)),
@@ -91,12 +113,24 @@ class AliasHistory:
         self.client = client
         metadata.create_all(self.engine)
 
+    def aliases(self, model: str) -> dict[str, str]:
+        """MLflow's current aliases of ``model`` (alias → version); {} when the model is not registered.
+
+        Any other MLflow error propagates: an unreadable registry is not an unset alias.
+        """
+        from mlflow.exceptions import MlflowException
+
+        try:
+            found = self.client.get_registered_model(model).aliases or {}
+        except MlflowException as exc:
+            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
+                return {}
+            raise
+        return {str(k): str(v) for k, v in found.items()}
+
     def current(self, model: str, alias: str) -> str | None:
         """The version ``alias`` points to in MLflow now (None when unset)."""
-        try:
-            return str(self.client.get_model_version_by_alias(model, alias).version)
-        except Exception:  # MLflow raises when the alias is not set
-            return None
+        return self.aliases(model).get(alias)
 
     def move(
         self,
@@ -112,40 +146,120 @@ class AliasHistory:
         who: str | None = None,
         details: dict[str, Any] | None = None,
     ) -> Move:
-        """Point ``alias`` at ``version`` under the lock and record the attempt (see the module docstring)."""
-        with self.engine.begin() as conn:
-            self._lock(conn, model, alias)
+        """Point ``alias`` at ``version`` under the lock and record the attempt (see the module docstring).
+
+        Returns the :class:`Move`; its status is ``failed`` when MLflow did not apply it, ``pending`` when
+        MLflow raised and the alias could not be re-read (run :meth:`reconcile`). Callers fail on both.
+        """
+        version = str(version)
+        row = {
+            "model": model,
+            "alias": alias,
+            "version": version,
+            "action": action,
+            "reason": reason,
+            "dag_id": dag_id,
+            "dag_run_id": dag_run_id,
+            "who": who,
+        }
+        with self._locked(model, alias):
             previous = self.current(model, alias)
             at = _now()
+            row |= {"at": at, "previous_version": previous}
             if expected_previous is not UNSET and previous != expected_previous:
-                status, detail = (
-                    "conflict",
-                    f"{alias} moved to {previous} since the decision (expected {expected_previous})",
-                )
-            elif previous == str(version):
-                status, detail = "unchanged", f"{alias} already on version {version}"
-            else:
-                try:
-                    self.client.set_registered_model_alias(model, alias, str(version))
-                    status, detail = "applied", ""
-                except Exception as exc:  # record the failure, then re-raise below
-                    status, detail = "failed", f"{type(exc).__name__}: {exc}"
-            row = {
-                "at": at,
-                "model": model,
-                "alias": alias,
-                "version": str(version),
-                "previous_version": previous,
-                "action": action,
-                "status": status,
-                "reason": reason,
-                "dag_id": dag_id,
-                "dag_run_id": dag_run_id,
-                "who": who,
-                "details": json.dumps({**(details or {}), "detail": detail} if detail else details or {}),
-            }
-            conn.execute(insert(alias_events).values(**row))
-        return Move(status, str(version), previous, at, detail)
+                detail = f"{alias} moved to {previous} since the decision (expected {expected_previous})"
+                self._insert(row, "conflict", details, detail)
+                return Move("conflict", version, previous, at, detail)
+            if previous == version:
+                detail = f"{alias} already on version {version}"
+                self._insert(row, "unchanged", details, detail)
+                return Move("unchanged", version, previous, at, detail)
+            row_id = self._insert(row, "pending", details, "")  # the intent, committed before MLflow moves
+            status, detail = self._apply(model, alias, version)
+            if status != "pending":
+                self._resolve(row_id, status, details, detail)
+        return Move(status, version, previous, at, detail)
+
+    def _apply(self, model: str, alias: str, version: str) -> tuple[str, str]:
+        """Move the alias in MLflow; on an error, re-read it to learn whether the move happened."""
+        from airflow_mlops.redact import redact_text
+
+        try:
+            self.client.set_registered_model_alias(model, alias, version)
+            return "applied", ""
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {redact_text(str(exc))}"
+        try:
+            now = self.current(model, alias)
+        except Exception as exc:  # cannot tell: the row stays pending until reconcile
+            return "pending", f"{error}; re-reading the alias failed too ({type(exc).__name__}): run reconcile"
+        if now == version:
+            return "applied", f"MLflow raised {error}, but the alias points at {version}"
+        return "failed", error
+
+    def _insert(self, row: dict[str, Any], status: str, details: dict | None, detail: str) -> int:
+        payload = {**(details or {}), "detail": detail} if detail else details or {}
+        with self.engine.begin() as conn:
+            result = conn.execute(insert(alias_events).values(**row, status=status, details=json.dumps(payload)))
+            return int(result.inserted_primary_key[0])
+
+    def _resolve(self, row_id: int, status: str, details: dict | None, detail: str) -> None:
+        payload = {**(details or {}), "detail": detail} if detail else details or {}
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(alias_events)
+                .where(alias_events.c.id == row_id)
+                .values(status=status, details=json.dumps(payload))
+            )
+
+    def reconcile(self, model: str) -> list[dict[str, Any]]:
+        """Repair the history of ``model`` from MLflow's current aliases; returns what changed.
+
+        Every ``pending`` row is resolved: ``applied`` when MLflow's alias is on its version (or a later row
+        moved the alias away from it), else ``failed``. Then, per alias, when the last applied row does not
+        name MLflow's current version, a row (action and actor ``reconcile``) records the move.
+        """
+        current = self.aliases(model)
+        with self.engine.connect() as conn:
+            recorded = {r for (r,) in conn.execute(select(alias_events.c.alias).where(alias_events.c.model == model))}
+        changes: list[dict[str, Any]] = []
+        for alias in sorted(recorded | set(current)):
+            with self._locked(model, alias):  # no move of this alias is in flight meanwhile
+                now = self.aliases(model).get(alias)
+                changes += self._resolve_pending(model, alias, now)
+                last = self.serving_at(model, datetime.now(UTC), alias)
+                last_version = last["version"] if last else None
+                if last_version == now:
+                    continue
+                detail = f"MLflow has {alias} on {now or 'nothing'}; history said {last_version or 'nothing'}"
+                row = {
+                    "at": _now(),
+                    "model": model,
+                    "alias": alias,
+                    "version": now,
+                    "previous_version": last_version,
+                    "action": "reconcile",
+                    "reason": "history repaired from MLflow's current alias",
+                    "who": "reconcile",
+                }
+                row_id = self._insert(row, "applied", None, detail)
+                changes.append({"id": row_id, "alias": alias, "status": "applied", "version": now, "detail": detail})
+        return changes
+
+    def _resolve_pending(self, model: str, alias: str, now: str | None) -> list[dict[str, Any]]:
+        rows = [r for r in self.events(model, alias, limit=1_000_000)]
+        changes = []
+        for i, r in enumerate(rows):
+            if r["status"] != "pending":
+                continue
+            later = [x for x in rows[i + 1 :] if x["status"] == "applied"]
+            moved_on = bool(later) and later[0]["previous_version"] == r["version"]
+            status = "applied" if now == r["version"] or moved_on else "failed"
+            detail = f"resolved by reconcile: MLflow has {alias} on {now or 'nothing'}"
+            details = json.loads(r["details"] or "{}")
+            self._resolve(r["id"], status, {k: v for k, v in details.items() if k != "detail"}, detail)
+            changes.append({"id": r["id"], "alias": alias, "status": status, "version": r["version"], "detail": detail})
+        return changes
 
     def record(self, model: str, alias: str, version: str | None, *, action: str, status: str, **fields: Any) -> None:
         """Record an attempt that did not reach :meth:`move` (e.g. refused: version unservable)."""
@@ -190,11 +304,29 @@ class AliasHistory:
             row = conn.execute(query).first()
         return dict(row._mapping) if row else None
 
-    def _lock(self, conn, model: str, alias: str) -> None:
+    @contextmanager
+    def _locked(self, model: str, alias: str) -> Iterator[None]:
+        """Exclusive lock on ``model@alias`` across processes, released when the holder exits or dies."""
+        key = int.from_bytes(hashlib.sha256(f"{model}@{alias}".encode()).digest()[:8], "big", signed=True)
         if self.engine.dialect.name == "postgresql":
-            key = int.from_bytes(hashlib.sha256(f"{model}@{alias}".encode()).digest()[:8], "big", signed=True)
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
-        # SQLite: BEGIN IMMEDIATE (see _engine) already holds the database write lock.
+            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            return
+        database = self.engine.url.database
+        if not database or database == ":memory:":  # one process: the engine's own lock is enough
+            yield
+            return
+        lock = Path(f"{database}.lock")
+        with lock.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _now() -> str:

@@ -1,7 +1,12 @@
-"""Rollback in one step: re-point ``champion`` to an earlier, existing and servable version, and record it."""
+"""Rollback in one step: re-point ``champion`` to an earlier, existing and servable version, and record it.
+
+The actor (``who``) comes from the caller's authentication: the Airflow user who triggered the rollback DAG
+run (``DagRun.triggering_user_name``), or the OS user of the CLI. A reason is required.
+"""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +16,27 @@ from airflow_mlops.promotion.servability import check_servable
 
 
 class RollbackError(ValueError):
-    """The rollback was refused: no such version, or it cannot be served."""
+    """The rollback was refused: bad request, no such version, or it cannot be served."""
+
+
+class RollbackFailed(RuntimeError):
+    """MLflow did not apply the move (``failed``), or its outcome could not be confirmed (``pending``)."""
+
+    def __init__(self, message: str, move: Move) -> None:
+        super().__init__(message)
+        self.move = move
+
+
+def check_request(alias: str, reason: str | None) -> str:
+    """The stripped reason; raises :class:`RollbackError` for an empty reason or a malformed alias."""
+    from airflow_mlops.spec.schema import NAME_PATTERN
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise RollbackError("a reason is required (it is recorded in the alias history)")
+    if not re.fullmatch(NAME_PATTERN.strip("^$"), alias or ""):
+        raise RollbackError(f"alias {alias!r} is not a valid alias name (e.g. champion, challenger)")
+    return reason
 
 
 def latest_sample(model: str) -> Path | None:
@@ -41,7 +66,11 @@ def rollback(
     columns: list[str] | None = None,
     history: AliasHistory | None = None,
 ) -> Move:
-    """Point ``alias`` at ``version`` after checking it exists and can be served; every attempt is recorded."""
+    """Point ``alias`` at ``version`` after checking it exists and can be served; every attempt is recorded.
+
+    Raises :class:`RollbackError` when refused and :class:`RollbackFailed` when MLflow did not move the alias.
+    """
+    reason = check_request(alias, reason)
     version = str(version)
     history = history or AliasHistory(client=client)
     fields = {"reason": reason, "who": who, "dag_id": dag_id, "dag_run_id": dag_run_id}
@@ -62,7 +91,7 @@ def rollback(
             model, alias, version, action="rollback", status="refused", details={"detail": message}, **fields
         )
         raise RollbackError(message)
-    return history.move(
+    move = history.move(
         model,
         alias,
         version,
@@ -70,3 +99,9 @@ def rollback(
         details={"servability": served.detail, "sample": str(sample)},
         **fields,
     )
+    if move.status in ("failed", "pending"):
+        hint = (
+            " (run `airflow-mlops history MODEL --reconcile` once MLflow answers)" if move.status == "pending" else ""
+        )
+        raise RollbackFailed(f"{model}@{alias} → v{version}: {move.status}: {move.detail}{hint}", move)
+    return move
