@@ -58,6 +58,11 @@ def _numbers(value: Any) -> Iterator[float]:
         return
     if isinstance(value, int | float):
         yield value
+    elif isinstance(value, str):  # YAML 1.1 reads 1.0e12 (no exponent sign) as a string
+        try:
+            yield float(value.strip().replace("_", ""))
+        except ValueError:
+            return
     elif isinstance(value, list | tuple):
         for item in value:
             yield from _numbers(item)

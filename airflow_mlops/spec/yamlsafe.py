@@ -63,6 +63,13 @@ class SpecLoader(yaml.SafeLoader):
         finally:
             self._depth -= 1
 
+    def construct_object(self, node: Any, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except ValueError as exc:  # e.g. an integer of more than 4,300 digits
+            reason = str(exc).split(":")[0][:120]
+            raise ConstructorError(None, None, f"value cannot be read ({reason})", node.start_mark) from None
+
     def construct_mapping(self, node: Any, deep: bool = False) -> dict:
         seen: set[Any] = set()
         for key_node, _ in node.value:
@@ -97,7 +104,7 @@ def read_yaml(text: str) -> tuple[Any, yaml.Node | None]:
         raise YamlProblem(f"not valid YAML: {exc.problem or exc.context}", mark.line + 1 if mark else None) from None
     except yaml.YAMLError as exc:
         raise YamlProblem(f"not valid YAML: {exc}") from None
-    except (ValueError, RecursionError, MemoryError) as exc:  # e.g. an integer of more than 4,300 digits
+    except (ValueError, RecursionError, MemoryError) as exc:  # defence in depth: the limits should stop these
         raise YamlProblem(f"cannot be read: {type(exc).__name__}: {str(exc)[:200]}") from None
     finally:
         loader.dispose()

@@ -1,0 +1,1 @@
+"""Hostile specs: YAML bombs, secrets, paths and limits."""
