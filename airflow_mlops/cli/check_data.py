@@ -29,6 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--report-dir", default=None, help="also write the JSON and HTML report into this folder")
     p.add_argument("--quarantine", default=None, metavar="FILE", help="write the bad rows (with reasons) to FILE")
+    p.add_argument(
+        "--purpose",
+        choices=("train", "score"),
+        default=None,
+        help="check as training data (label rules apply) or scoring data (default: train when the file has the label)",
+    )
     p.add_argument("--strict", action="store_true", help="exit 1 on any failed check, even when quarantine applies")
     p.set_defaults(handler=run)
 
@@ -74,8 +80,11 @@ def run(args: argparse.Namespace) -> int:
         return 2
 
     from airflow_mlops.validation.gate import run_gate
+    from airflow_mlops.validation.keys import spec_keys
 
-    outcome = run_gate(frame, v, now=now, name=f"{spec.model.name}:{path.name}")
+    purpose = args.purpose or ("train" if spec.features.label in frame.columns else "score")
+    keys = spec_keys(spec, purpose)
+    outcome = run_gate(frame, v, now=now, name=f"{spec.model.name}:{path.name} ({purpose})", keys=keys)
     print(outcome.summary())
     if args.report_dir:
         from airflow_mlops.datasets import file_digest

@@ -21,8 +21,11 @@ class GXValidateOperator(SpecOperator):
     task. Policy ``quarantine``: rows failing a row-level check (range, nulls, allowed values,
     uniqueness) go to ``datasets/<model>/<purpose>/quarantine/<sha256>.parquet`` with a
     ``quarantine_reason`` column and the good rows go on, unless their share exceeds
-    ``max_bad_fraction``. A failed table-level check (missing column, type, row count, freshness)
-    rejects the whole batch. Failures raise ``AirflowFailException``: bad data is not worth a retry.
+    ``max_bad_fraction``. Future rows (after run time + ``max_clock_skew``) and rows sharing an
+    (entity, timestamp) key with different values are quarantined the same way; exact copies are
+    dropped to one and counted (``validation.duplicates`` chooses). A failed table-level check (missing
+    column, type, row count, empty batch, freshness) rejects the whole batch. Failures raise
+    ``AirflowFailException``: bad data is not worth a retry.
 
     :param purpose: ``train`` or ``score``: where the validated dataset is stored.
     """
@@ -43,6 +46,7 @@ class GXValidateOperator(SpecOperator):
         from airflow_mlops.datasets import file_digest, save_parquet
         from airflow_mlops.validation.gate import run_gate
         from airflow_mlops.validation.gx import import_gx
+        from airflow_mlops.validation.keys import spec_keys
         from airflow_mlops.validation.report import write_reports
         from airflow_mlops.validation.store import report_stem
 
@@ -60,7 +64,9 @@ class GXValidateOperator(SpecOperator):
         import_gx()
         self.log.info("great_expectations imported in %.1fs", time.monotonic() - t0)
         t0 = time.monotonic()
-        outcome = run_gate(frame, spec.validation, now=now, name=f"{model}/{self.purpose}")
+        outcome = run_gate(
+            frame, spec.validation, now=now, name=f"{model}/{self.purpose}", keys=spec_keys(spec, self.purpose)
+        )
         self.log.info(
             "%d checks in %.2fs (GX %.2fs): %d failed, %d bad rows",
             len(outcome.result.checks),
@@ -83,7 +89,7 @@ class GXValidateOperator(SpecOperator):
 
         folder = settings.model_datasets_dir(model, self.purpose)
         quarantine = None
-        good = frame
+        good = outcome.frame if outcome.prepared is not None and outcome.prepared.changed else frame
         if outcome.split is not None and len(outcome.split.bad):
             quarantine, _ = save_parquet(outcome.split.bad, folder / "quarantine")
             good = outcome.split.good
@@ -94,9 +100,9 @@ class GXValidateOperator(SpecOperator):
             path, digest = dataset, digest_in
         else:
             path, digest = save_parquet(good, folder)
-        rows_good, rows_quarantined = len(good), outcome.rows_quarantined
-        assert rows_good + rows_quarantined == len(frame), (
-            f"rows lost: {len(frame)} in, {rows_good} good + {rows_quarantined} quarantined"
+        rows_good, rows_quarantined, dropped = len(good), outcome.rows_quarantined, outcome.duplicates_dropped
+        assert rows_good + rows_quarantined + dropped == len(frame), (
+            f"rows lost: {len(frame)} in, {rows_good} good + {rows_quarantined} quarantined + {dropped} duplicates"
         )
         self.log.info(
             "validated dataset %s: %d good rows, %d quarantined, %.1fs in all",
@@ -111,6 +117,7 @@ class GXValidateOperator(SpecOperator):
             "rows_in": len(frame),
             "rows_good": rows_good,
             "rows_quarantined": rows_quarantined,
+            "duplicates_dropped": dropped,
             "quarantine": str(quarantine) if quarantine else None,
             "report_html": str(html),
             "report_json": str(report),

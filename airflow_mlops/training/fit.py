@@ -13,6 +13,7 @@ from airflow_mlops.training.estimator import build_estimator
 from airflow_mlops.training.metrics import predictions, slice_metrics, task_metrics
 from airflow_mlops.training.preprocess import build_pipeline, categorical_columns
 from airflow_mlops.training.split import Window, fresh_window_split
+from airflow_mlops.validation.errors import DataError, missing_columns_message
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -65,13 +66,21 @@ def metric_names(spec: ModelSpec) -> list[str]:
 
 
 def check_columns(frame: pd.DataFrame, spec: ModelSpec) -> None:
-    """Fail with the missing column names when the training set lacks a feature or the label."""
-    needed = [*spec.features.feature_names, spec.features.label, spec.training.holdout.by]
-    missing = [c for c in dict.fromkeys(needed) if c not in frame.columns]
+    """Raise :class:`DataError` naming the missing columns, or the null labels the gate let through.
+
+    The validate task quarantines null labels before training (``validation.label``); a null label here
+    means the dataset did not come through the gate.
+    """
+    needed = list(dict.fromkeys([*spec.features.feature_names, spec.features.label, spec.training.holdout.by]))
+    missing = [c for c in needed if c not in frame.columns]
     if missing:
-        raise ValueError(f"training set lacks columns {missing} (has {list(frame.columns)})")
-    if frame[spec.features.label].isna().any():
-        raise ValueError(f"label {spec.features.label!r} has {int(frame[spec.features.label].isna().sum())} nulls")
+        raise DataError(missing_columns_message("training set", missing, [str(c) for c in frame.columns], needed))
+    nulls = int(frame[spec.features.label].isna().sum())
+    if nulls:
+        raise DataError(
+            f"label {spec.features.label!r} has {nulls} nulls of {len(frame)} rows; "
+            "train on the validate task's output, which quarantines them"
+        )
 
 
 def evaluate_on(
@@ -97,7 +106,7 @@ def train(frame: pd.DataFrame, spec: ModelSpec) -> TrainResult:
     pipeline = build_pipeline(estimator, numeric, categorical)
     older, fresh, window = fresh_window_split(frame, t.holdout.by, t.holdout.fraction)
     if spec.model.task == "classification" and older[spec.features.label].nunique() < 2:
-        raise ValueError(f"label {spec.features.label!r} has a single class in the training rows")
+        raise DataError(f"label {spec.features.label!r} has a single class in the training rows")
     started = time.perf_counter()
     pipeline.fit(older[features], older[spec.features.label])
     fit_seconds = time.perf_counter() - started

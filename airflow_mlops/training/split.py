@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops.validation.errors import DataError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -30,9 +32,9 @@ def fresh_window_split(frame: pd.DataFrame, by: str, fraction: float) -> tuple[p
     split between the two sides. Both sides must keep at least one row.
     """
     if by not in frame.columns:
-        raise ValueError(f"training.holdout.by: column {by!r} is not in the training set")
+        raise DataError(f"training.holdout.by: column {by!r} is not in the training set")
     if len(frame) < 2:
-        raise ValueError(f"the training set has {len(frame)} rows; need at least 2 to hold out a fresh window")
+        raise DataError(f"the training set has {len(frame)} rows; need at least 2 to hold out a fresh window")
     ordered = frame.sort_values(by, kind="stable").reset_index(drop=True)
     cut_index = min(max(round(len(ordered) * (1 - fraction)), 1), len(ordered) - 1)
     cut = ordered[by].iloc[cut_index]

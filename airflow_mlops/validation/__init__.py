@@ -10,8 +10,8 @@ Light on import: pandas and great_expectations are imported inside the functions
 - :mod:`.report`: the result as JSON and as one self-contained HTML page.
 """
 
-from airflow_mlops.validation.checks import Check, checks_from_spec
+from airflow_mlops.validation.checks import Check, Keys, checks_from_spec
 from airflow_mlops.validation.gate import GateOutcome, run_gate
 from airflow_mlops.validation.result import CheckResult, ValidationResult
 
-__all__ = ["Check", "CheckResult", "GateOutcome", "ValidationResult", "checks_from_spec", "run_gate"]
+__all__ = ["Check", "CheckResult", "GateOutcome", "Keys", "ValidationResult", "checks_from_spec", "run_gate"]

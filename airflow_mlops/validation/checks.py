@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from airflow_mlops.spec.schema import Validation, duration_seconds
+from airflow_mlops.spec.schema import ColumnRule, Validation, duration_seconds
 
-Rule = Literal["exists", "type", "range", "not_null", "allowed", "unique", "row_count", "freshness"]
+Rule = Literal[
+    "exists", "type", "range", "not_null", "allowed", "unique", "row_count", "freshness", "duplicate_key", "not_future"
+]
 
 #: Rules whose failures are individual rows (quarantinable); every other rule rejects the whole batch.
-ROW_RULES: frozenset[str] = frozenset({"range", "not_null", "allowed", "unique"})
+ROW_RULES: frozenset[str] = frozenset({"range", "not_null", "allowed", "unique", "duplicate_key", "not_future"})
 
 EXPECTATIONS: dict[str, str] = {
     "exists": "expect_column_to_exist",
@@ -26,6 +28,8 @@ EXPECTATIONS: dict[str, str] = {
     "unique": "expect_column_values_to_be_unique",
     "row_count": "expect_table_row_count_to_be_between",
     "freshness": "expect_column_max_to_be_between",
+    "duplicate_key": "expect_compound_columns_to_be_unique",
+    "not_future": "expect_column_values_to_be_between",
 }
 
 
@@ -36,11 +40,12 @@ class Check:
     rule: Rule
     column: str | None
     params: dict[str, Any] = field(default_factory=dict)
+    batch: bool = False  # a row-level rule whose failure rejects the whole batch (e.g. ``duplicates: fail``)
 
     @property
     def level(self) -> Literal["row", "table"]:
         """``row`` when single rows can fail it (quarantinable), ``table`` when the batch fails as a whole."""
-        return "row" if self.rule in ROW_RULES else "table"
+        return "row" if self.rule in ROW_RULES and not self.batch else "table"
 
     @property
     def expectation(self) -> str:
@@ -49,7 +54,16 @@ class Check:
 
     @property
     def subject(self) -> str:
+        if self.rule == "duplicate_key":
+            return f"({', '.join(self.params['columns'])})"
         return self.column or "table"
+
+    @property
+    def columns(self) -> list[str]:
+        """The columns the check reads (none for table checks)."""
+        if self.rule == "duplicate_key":
+            return list(self.params["columns"])
+        return [self.column] if self.column else []
 
     def describe(self) -> str:
         """What the check expects, in words (e.g. ``hour in [0, 23]``)."""
@@ -72,6 +86,10 @@ class Check:
             case "freshness":
                 since = f"{p['threshold']:%Y-%m-%d %H:%M}"
                 return f"newest {self.column} is at most {p['max_age']} old (not before {since})"
+            case "duplicate_key":
+                return f"{self.subject} identifies one row"
+            case "not_future":
+                return f"{self.column} at most {p['skew']} after the run time (not after {p['limit']:%Y-%m-%d %H:%M})"
         raise ValueError(self.rule)  # pragma: no cover
 
 
@@ -96,21 +114,60 @@ def utc_naive(moment: datetime) -> datetime:
     return moment
 
 
-def checks_from_spec(validation: Validation, now: datetime) -> list[Check]:
-    """Every check of the spec's validation block; ``now`` is the run's time, for freshness."""
+def column_checks(column: str, rule: ColumnRule) -> list[Check]:
+    """The checks of one column rule."""
+    checks = [Check("exists", column)]
+    if rule.type:
+        checks.append(Check("type", column, {"type": rule.type}))
+    if rule.not_null:
+        checks.append(Check("not_null", column))
+    if rule.min is not None or rule.max is not None:
+        checks.append(Check("range", column, {"min": rule.min, "max": rule.max}))
+    if rule.allowed is not None:
+        checks.append(Check("allowed", column, {"values": list(rule.allowed)}))
+    if rule.unique:
+        checks.append(Check("unique", column))
+    return checks
+
+
+@dataclass(frozen=True)
+class Keys:
+    """What the gate knows of the dataset beyond the validation block: its key, its label, its purpose."""
+
+    entity: str | None = None
+    timestamp: str | None = None
+    label: str | None = None
+    purpose: Literal["train", "score"] = "train"
+    known: tuple[str, ...] = ()  # every column the spec names (features too): the rest of a batch is "new"
+
+    @property
+    def key_columns(self) -> list[str]:
+        return [c for c in (self.entity, self.timestamp) if c]
+
+
+def checks_from_spec(validation: Validation, now: datetime, keys: Keys | None = None) -> list[Check]:
+    """Every check of the spec's validation block; ``now`` is the run's time (freshness, future rows).
+
+    With ``keys``: duplicate (entity, timestamp) keys, future timestamps and, for training, the label
+    (always present and not null, plus ``validation.label``). Scoring data has no label: a rule on it in
+    ``validation.columns`` is skipped there.
+    """
+    keys = keys or Keys()
     checks: list[Check] = []
     for column, rule in validation.columns.items():
-        checks.append(Check("exists", column))
-        if rule.type:
-            checks.append(Check("type", column, {"type": rule.type}))
-        if rule.not_null:
-            checks.append(Check("not_null", column))
-        if rule.min is not None or rule.max is not None:
-            checks.append(Check("range", column, {"min": rule.min, "max": rule.max}))
-        if rule.allowed is not None:
-            checks.append(Check("allowed", column, {"values": list(rule.allowed)}))
-        if rule.unique:
-            checks.append(Check("unique", column))
+        if keys.purpose == "score" and column == keys.label:
+            continue
+        checks.extend(column_checks(column, rule))
+    if keys.purpose == "train" and keys.label:
+        rule = (validation.label or ColumnRule()).model_copy(update={"not_null": True})
+        checks.extend(c for c in column_checks(keys.label, rule) if c not in checks)
+    if len(keys.key_columns) == 2:
+        checks.append(
+            Check("duplicate_key", None, {"columns": keys.key_columns}, batch=validation.duplicates == "fail")
+        )
+    if keys.timestamp:
+        limit = utc_naive(now) + timedelta(seconds=duration_seconds(validation.max_clock_skew))
+        checks.append(Check("not_future", keys.timestamp, {"limit": limit, "skew": validation.max_clock_skew}))
     if validation.row_count and (validation.row_count.min is not None or validation.row_count.max is not None):
         checks.append(Check("row_count", None, {"min": validation.row_count.min, "max": validation.row_count.max}))
     if validation.freshness:
@@ -120,3 +177,9 @@ def checks_from_spec(validation: Validation, now: datetime) -> list[Check]:
         threshold = utc_naive(now) - timedelta(seconds=duration_seconds(fresh.max_age))
         checks.append(Check("freshness", fresh.column, {"max_age": fresh.max_age, "threshold": threshold}))
     return checks
+
+
+def min_rows(validation: Validation) -> int:
+    """Fewest rows a batch may have: ``row_count.min``, at least 1."""
+    low = validation.row_count.min if validation.row_count else None
+    return max(low or 0, 1)

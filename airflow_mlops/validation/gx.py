@@ -88,14 +88,18 @@ def expectation(check: Check) -> Any:
         case "row_count":
             return gxe.ExpectTableRowCountToBeBetween(min_value=p.get("min"), max_value=p.get("max"))
         case "freshness":
-            return gxe.ExpectColumnMaxToBeBetween(column=column, min_value=p["threshold"])
+            return gxe.ExpectColumnMaxToBeBetween(column=p.get("gx_column", column), min_value=p["threshold"])
+        case "duplicate_key":
+            return gxe.ExpectCompoundColumnsToBeUnique(column_list=list(p["columns"]))
+        case "not_future":
+            return gxe.ExpectColumnValuesToBeBetween(column=column, max_value=p["limit"])
     raise ValueError(f"unknown rule {check.rule!r}")  # pragma: no cover
 
 
 def runnable(checks: list[Check], columns: list[str]) -> list[Check]:
     """Checks that can run on a frame with ``columns``: a missing column is reported by its ``exists`` check alone."""
     present = set(columns)
-    return [c for c in checks if c.column is None or c.rule == "exists" or c.column in present]
+    return [c for c in checks if c.rule == "exists" or present.issuperset(c.columns)]
 
 
 def run_suite(df: pd.DataFrame, checks: list[Check], name: str = "validation") -> list[tuple[Check, Any]]:

@@ -49,7 +49,7 @@ class CheckResult:
         n, e = self.failed_rows or 0, _examples(self.examples)
         match c.rule:
             case "exists":
-                return f"{c.column}: column missing{tail}"
+                return f"{c.column}: column {c.column!r} missing{_arrival(p)}{tail}"
             case "type" if self.failed_rows:
                 return f"{c.column}: expected {p['type']}, {_rows(n)} of another type{e}{tail}"
             case "type":
@@ -63,8 +63,18 @@ class CheckResult:
                 return f"{c.column}: {_rows(n)} not in {{{allowed}}}{e}{tail}"
             case "unique":
                 return f"{c.column}: {_rows(n)} with duplicated values{e}{tail}"
+            case "row_count" if p.get("min") is not None and (self.observed or 0) < p["min"]:
+                return f"table: {self.observed or 0} rows, at least {number(p['min'])} expected{tail}"
             case "row_count":
                 return f"table: {self.observed} rows, expected {c.describe().removeprefix('row count ')}{tail}"
+            case "duplicate_key":
+                action = "the batch is rejected" if c.batch else "all copies quarantined"
+                return f"{c.subject}: {_rows(n)} share a key with different values ({action}){e}{tail}"
+            case "not_future":
+                return (
+                    f"{c.column}: {_rows(n)} in the future, after {_moment(p['limit'])} "
+                    f"(run time + max_clock_skew {p['skew']}){e}{tail}"
+                )
             case "freshness":
                 return (
                     f"{c.column}: newest value {_moment(self.observed)} is older than {p['max_age']} "
@@ -199,7 +209,17 @@ def _examples(values: list[Any], limit: int = 3) -> str:
     return ", e.g. " + ", ".join(_value(v) for v in values[:limit])
 
 
+def _arrival(params: dict[str, Any]) -> str:
+    """``; arrived: a, b; new: 'temp_c'`` from the columns a batch arrived with (when known)."""
+    if "arrived" not in params:
+        return ""
+    text = f"; arrived: {', '.join(params['arrived']) or 'no columns'}"
+    return text + (f"; new: {', '.join(map(repr, params['new']))}" if params.get("new") else "")
+
+
 def _value(value: Any) -> str:
+    if isinstance(value, dict):
+        return "(" + ", ".join(f"{k}={_value(v)}" for k, v in value.items()) + ")"
     if isinstance(value, str):
         return repr(value)
     if isinstance(value, datetime):
@@ -211,6 +231,8 @@ def _value(value: Any) -> str:
 
 def _moment(value: Any) -> str:
     """A timestamp as ``2026-10-01`` at midnight, else ``2026-10-01 08:00``."""
+    if isinstance(value, datetime) and value != value:  # NaT
+        return "none (no values)"
     if isinstance(value, datetime):
         return f"{value:%Y-%m-%d}" if value.hour == value.minute == value.second == 0 else f"{value:%Y-%m-%d %H:%M}"
     return str(value)

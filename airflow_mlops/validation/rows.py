@@ -20,9 +20,16 @@ REASON_COLUMN = "quarantine_reason"
 
 
 def row_mask(check: Check, df: pd.DataFrame) -> pd.Series:
-    """True for each row that fails a row-level ``check``."""
+    """True for each row that fails a row-level ``check`` (a plain bool Series, never <NA>)."""
+    return _mask(check, df).fillna(False).astype(bool)
+
+
+def _mask(check: Check, df: pd.DataFrame) -> pd.Series:
     import pandas as pd
 
+    if check.rule == "duplicate_key":
+        keys = df[check.params["columns"]]
+        return keys.notna().any(axis=1) & keys.duplicated(keep=False)
     values = df[check.column]
     present = values.notna()
     p = check.params
@@ -40,6 +47,8 @@ def row_mask(check: Check, df: pd.DataFrame) -> pd.Series:
             return present & ~values.isin(p["values"])
         case "unique":
             return present & values.duplicated(keep=False)
+        case "not_future":
+            return present & _naive(values).gt(p["limit"])
     raise ValueError(f"{check.rule} is not a row-level rule")
 
 
@@ -48,6 +57,10 @@ def reason(check: Check, df: pd.DataFrame, mask: pd.Series) -> pd.Series:
     import pandas as pd
 
     column, p = check.column, check.params
+    if check.rule == "duplicate_key":
+        keys = df.loc[mask, p["columns"]].astype(str)
+        text = keys.apply(lambda row: ", ".join(f"{k}={v}" for k, v in row.items()), axis=1)
+        return "duplicate key (" + text + ") with different values"
     shown = df.loc[mask, column].astype(str)
     match check.rule:
         case "not_null":
@@ -60,7 +73,18 @@ def reason(check: Check, df: pd.DataFrame, mask: pd.Series) -> pd.Series:
             return f"{column}=" + shown + " not allowed"
         case "unique":
             return f"{column}=" + shown + " duplicated"
+        case "not_future":
+            return f"{column}=" + shown + f" in the future (after run time + {p['skew']})"
     raise ValueError(f"{check.rule} is not a row-level rule")
+
+
+def _naive(values: pd.Series) -> pd.Series:
+    """Datetimes as naive UTC, as GX compares them (see :func:`.gx.gx_frame`)."""
+    import pandas as pd
+
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        return values.dt.tz_convert("UTC").dt.tz_localize(None)
+    return values
 
 
 @dataclass
@@ -85,7 +109,7 @@ def split_rows(df: pd.DataFrame, checks: list[Check], result: ValidationResult |
     reasons: list[pd.Series] = []
     counts: dict[str, int] = {}
     for check in checks:
-        if check.level != "row" or check.column not in frame.columns:
+        if check.level != "row" or not set(check.columns) <= set(frame.columns):
             continue
         mask = row_mask(check, frame)
         failed = int(mask.sum())

@@ -16,11 +16,11 @@ CHURN_SPEC = PROJECT / "dags" / "rider_churn.yaml"
 
 
 def rides(**defects: Any):
-    """360 rows of ride_demand features (5 zones x 3 days) ending at NOW, with the given defects."""
+    """360 rows of ride_demand features and label (5 zones x 3 days) ending at NOW, with the given defects."""
     from include.datagen import Defects, ride_demand
 
-    features, _ = ride_demand(zones=5, days=3, end=NOW, defects=Defects(**defects))
-    return features
+    features, labels = ride_demand(zones=5, days=3, end=NOW, defects=Defects(**defects))
+    return features.merge(labels, on=["zone_id", "event_timestamp"], validate="one_to_one")
 
 
 def riders(**defects: Any):
