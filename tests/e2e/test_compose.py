@@ -479,3 +479,48 @@ def test_mlflow_as_composed_answers_airflow_host(compose, pg, tmp_path):
         with psycopg.connect(pg.dsn.rsplit("/", 1)[0] + "/mlflow") as admin:
             owner = admin.execute("SELECT tableowner FROM pg_tables WHERE tablename = 'experiments'").fetchone()
         assert owner == ("mlflow",), "MLflow's tables belong to another role"
+
+
+@pytest.mark.parametrize(
+    ("policy", "own", "other"), [("reports", "mlops-reports", "mlflow"), ("mlflow", "mlflow", "mlops-reports")]
+)
+def test_minio_policy_enforced(policy, own, other):
+    """The policy file under IAM evaluation (moto enforcing auth): its bucket read/write, nothing else."""
+    import boto3
+    from botocore.exceptions import ClientError
+    from moto import mock_aws
+    from moto.core import set_initial_no_auth_action_count
+
+    @set_initial_no_auth_action_count(5)  # exactly the setup calls below; every later call is authorised
+    @mock_aws
+    def check() -> None:
+        admin_s3, iam = boto3.client("s3", region_name="us-east-1"), boto3.client("iam", region_name="us-east-1")
+        for bucket in (own, other):
+            admin_s3.create_bucket(Bucket=bucket)
+        iam.create_user(UserName="u")
+        document = (DEPLOY / f"minio-policy-{policy}.json").read_text()
+        iam.put_user_policy(UserName="u", PolicyName=policy, PolicyDocument=document)
+        key = iam.create_access_key(UserName="u")["AccessKey"]
+        s3 = boto3.client(
+            "s3",
+            region_name="us-east-1",
+            aws_access_key_id=key["AccessKeyId"],
+            aws_secret_access_key=key["SecretAccessKey"],
+        )
+        denied = (
+            lambda: s3.put_object(Bucket=other, Key="x", Body=b"x"),
+            lambda: s3.get_object(Bucket=other, Key="x"),
+            lambda: s3.list_objects_v2(Bucket=other),
+            lambda: s3.list_buckets(),
+            lambda: s3.create_bucket(Bucket="another"),
+            lambda: s3.delete_bucket(Bucket=own),
+        )
+        for call in denied:
+            with pytest.raises(ClientError, match="AccessDenied"):
+                call()
+        s3.put_object(Bucket=own, Key="reports/a.html", Body=b"ok")
+        assert s3.get_object(Bucket=own, Key="reports/a.html")["Body"].read() == b"ok"
+        assert [o["Key"] for o in s3.list_objects_v2(Bucket=own)["Contents"]] == ["reports/a.html"]
+        s3.delete_object(Bucket=own, Key="reports/a.html")
+
+    check()
