@@ -210,6 +210,30 @@ class FeastHook(BaseHook):
         )
         return rows
 
+    def check_source_columns(self, feature_views: list[str]) -> None:
+        """Raise :class:`~airflow_mlops.validation.errors.DataError` naming each column a view's source lacks.
+
+        Runs before Feast reads the sources, so a renamed upstream column is reported with the columns
+        that arrived instead, not as an offline-store traceback deep inside ``materialize``.
+        """
+        from airflow_mlops.validation.errors import DataError, missing_columns_message
+
+        problems = []
+        for name in feature_views:
+            view = self.store.get_feature_view(name)
+            source = view.batch_source
+            arrived = [str(c) for c, _ in source.get_table_column_names_and_types(self.store.config)]
+            to_source = {feature: column for column, feature in (source.field_mapping or {}).items()}
+            wanted = [*view.join_keys, *(f.name for f in view.features)]
+            expected = [to_source.get(c, c) for c in wanted] + [source.timestamp_field]
+            expected += [source.created_timestamp_column] if source.created_timestamp_column else []
+            missing = [c for c in dict.fromkeys(expected) if c not in arrived]
+            if missing:
+                what = f"feature view {name!r} source {source.name!r}"
+                problems.append(missing_columns_message(what, missing, arrived, expected))
+        if problems:
+            raise DataError("\n".join(problems))
+
     def source_rows(self, feature_view: str, start: datetime, end: datetime) -> int:
         """Rows of a feature view's batch source with an event timestamp in ``[start, end]``."""
         view = self.store.get_feature_view(feature_view)

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_mlops import settings
 from airflow_mlops.datasets import save_parquet
 from airflow_mlops.operators.base import SpecOperator
-from airflow_mlops.spec.paths import contained
+from airflow_mlops.spec.paths import contained, inside
+from airflow_mlops.spec.schema import duration_seconds
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -55,6 +58,8 @@ class FeastMaterializeOperator(SpecOperator):
         start, end, full = run_interval(context)
         views = sorted({ref.split(":", 1)[0] for ref in spec.features.refs})
         t0 = time.monotonic()
+        with data_errors_fail():
+            hook.check_source_columns(views)
         counts = hook.materialize(start, end, views)
         self.log.info(
             "materialized %s (%s) %s..%s: %d source rows in %.1fs",
@@ -65,9 +70,12 @@ class FeastMaterializeOperator(SpecOperator):
             sum(counts.values()),
             time.monotonic() - t0,
         )
-        entities = entity_frame(spec, self.purpose, None if full else (start, end))
+        skew = timedelta(seconds=duration_seconds(spec.validation.max_clock_skew))
+        with data_errors_fail():
+            entities = entity_frame(spec, self.purpose, None if full else (start, end), not_after=end + skew)
         self.log.info("%s entity rows for %s (%s)", len(entities), spec.model.name, self.purpose)
-        frame = hook.training_set(entities, spec)
+        # No entity rows: an empty dataset, for the validate task to reject by name ("0 rows, at least N expected").
+        frame = hook.training_set(entities, spec) if len(entities) else empty_features(entities, spec)
         frame = dataset_columns(frame, spec, self.purpose)
         if len(frame) != len(entities):
             raise RuntimeError(f"{len(entities)} entity rows in but {len(frame)} dataset rows out")
@@ -96,27 +104,69 @@ def run_interval(context: Any) -> tuple[datetime, datetime, bool]:
     return EPOCH, _utc(run_time), True
 
 
+@contextmanager
+def data_errors_fail() -> Iterator[None]:
+    """Turn a :class:`~airflow_mlops.validation.errors.DataError` into a failure without retry."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from airflow_mlops.validation.errors import DataError
+
+    try:
+        yield
+    except DataError as exc:
+        raise AirflowFailException(f"data error: {exc}") from exc
+
+
+def empty_features(entities: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
+    """``entities`` (no rows) with an empty column per feature."""
+    return entities.assign(**{name: float("nan") for name in spec.features.feature_names})
+
+
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-def entity_frame(spec: ModelSpec, purpose: str, interval: tuple[datetime, datetime] | None) -> pd.DataFrame:
-    """The entity rows to build a dataset for (see :class:`FeastMaterializeOperator`)."""
+def entity_frame(
+    spec: ModelSpec,
+    purpose: str,
+    interval: tuple[datetime, datetime] | None,
+    not_after: datetime | None = None,
+) -> pd.DataFrame:
+    """The entity rows to build a dataset for (see :class:`FeastMaterializeOperator`).
+
+    Rows stamped after ``not_after`` (run time + clock skew) never make the "newest day" of scoring.
+    """
     import pandas as pd
 
     f = spec.features
     if purpose == "train":
-        frame = pd.read_parquet(settings.data_dir() / f.label_source, columns=[f.entity, f.timestamp, f.label])
+        path = inside(settings.data_dir(), f.label_source)
+        frame = pd.read_parquet(path, columns=source_columns(path, [f.entity, f.timestamp, f.label]))
         return frame.reset_index(drop=True)
-    source = f.scoring_source or f.label_source
-    frame = pd.read_parquet(settings.data_dir() / source, columns=[f.entity, f.timestamp])
+    path = inside(settings.data_dir(), f.scoring_source or f.label_source)
+    frame = pd.read_parquet(path, columns=source_columns(path, [f.entity, f.timestamp]))
     stamps = pd.to_datetime(frame[f.timestamp], utc=True)
     chosen = pd.Series(False, index=frame.index)
     if interval is not None:
         chosen = (stamps >= interval[0]) & (stamps < interval[1])
     if not chosen.any() and len(frame):
-        chosen = stamps > stamps.max() - LATEST_WINDOW
+        past = stamps <= not_after if not_after is not None else pd.Series(True, index=frame.index)
+        newest = stamps[past].max()
+        chosen = past & (stamps > newest - LATEST_WINDOW) if past.any() else past
     return frame[chosen].reset_index(drop=True)
+
+
+def source_columns(path: Any, columns: list[str]) -> list[str]:
+    """``columns``, after checking the parquet file at ``path`` has them (a DataError names what arrived)."""
+    import pyarrow.parquet as pq
+
+    from airflow_mlops.validation.errors import DataError, missing_columns_message
+
+    arrived = list(pq.read_schema(path).names)
+    missing = [c for c in columns if c not in arrived]
+    if missing:
+        raise DataError(missing_columns_message(str(path), missing, arrived, columns))
+    return columns
 
 
 def dataset_columns(frame: pd.DataFrame, spec: ModelSpec, purpose: str) -> pd.DataFrame:

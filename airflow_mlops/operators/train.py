@@ -58,10 +58,16 @@ class MLflowTrainOperator(SpecOperator):
         self.mlflow_conn_id = mlflow_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_mlops.training.fit import thread_limit
+        from airflow.sdk.exceptions import AirflowFailException
 
-        with thread_limit():
-            return self._train(context)
+        from airflow_mlops.training.fit import thread_limit
+        from airflow_mlops.validation.errors import DataError
+
+        try:
+            with thread_limit():
+                return self._train(context)
+        except DataError as exc:  # the same data fails the same way: no retry
+            raise AirflowFailException(f"data error: {exc}") from exc
 
     def _train(self, context: Any) -> dict[str, Any]:
         import pandas as pd

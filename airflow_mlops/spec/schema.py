@@ -123,6 +123,18 @@ class Validation(Strict):
     freshness: Freshness | None = None
     on_failure: Literal["fail", "quarantine"] = "fail"
     max_bad_fraction: float = Field(default=0.1, ge=0, le=1)
+    duplicates: Literal["quarantine", "drop", "fail"] = Field(
+        default="quarantine",
+        description="Rows sharing an (entity, timestamp) key. quarantine: exact copies dropped to one (counted), "
+        "conflicting copies all quarantined; drop: the first row of each key kept; fail: any duplicate rejects "
+        "the batch.",
+    )
+    max_clock_skew: Duration = Field(
+        default="1h", description="Rows stamped later than run time + this are quarantined as future rows."
+    )
+    label: ColumnRule | None = Field(
+        default=None, description="Rules on the label, checked before training only (never on scoring data)."
+    )
 
 
 class Holdout(Strict):
