@@ -49,7 +49,8 @@ def load_rule_file(path: str | Path) -> RuleFile:
     except YamlProblem as exc:
         raise RuleFileError(f"{f'{path}:{exc.line}' if exc.line else path}: {exc.message}") from None
     found = [
-        f"{path}: {_loc(loc)}: {kind}: credentials do not belong in a rule file" for loc, kind in secrets.findings(data)
+        f"{path}: {_loc(loc)}: {kind}: credentials do not belong in a rule file"
+        for loc, kind, _ in secrets.findings(data)
     ]
     if found:
         raise RuleFileError("\n".join(dict.fromkeys(found)))

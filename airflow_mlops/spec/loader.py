@@ -49,9 +49,12 @@ def _field(loc: tuple[Any, ...]) -> str:
     return out or "(top level)"
 
 
-def _secret_problems(data: Any, file: str, lines: dict) -> list[SpecProblem]:
+def _secret_problems(data: Any, file: str, lines: dict, texts: set[str]) -> list[SpecProblem]:
+    """One problem per field holding a credential; ``texts`` collects the offending strings."""
     problems: dict[str, SpecProblem] = {}
-    for loc, kind in secrets.findings(data):
+    for loc, kind, text in secrets.findings(data):
+        if len(text.strip()) >= 4:
+            texts.add(text.strip())
         field = _field(loc)
         message = (
             f"{kind}: credentials do not belong in a spec; "
@@ -59,6 +62,15 @@ def _secret_problems(data: Any, file: str, lines: dict) -> list[SpecProblem]:
         )
         problems.setdefault(field, SpecProblem(file, field, message, _line_for(lines, loc)))
     return list(problems.values())
+
+
+def _without_secrets(problem: SpecProblem, texts: set[str]) -> SpecProblem:
+    """``problem`` with its message withheld when it would repeat a credential found in the spec."""
+    if not secrets.leaks(problem.message, texts):
+        return problem
+    return SpecProblem(
+        problem.file, problem.field, "invalid value (message withheld: it repeats a credential)", problem.line
+    )
 
 
 def _message(error: dict[str, Any]) -> str:
@@ -90,7 +102,8 @@ def parse_spec(text: str, file: str = "<spec>", *, spec_path: str | Path | None 
     lines = _line_index(node) if node is not None else {}
     if not isinstance(data, dict):
         raise SpecError([SpecProblem(file, "(top level)", "a spec must be a YAML mapping", 1)])
-    problems = _secret_problems(data, file, lines)
+    texts: set[str] = set()
+    problems = _secret_problems(data, file, lines, texts)
     reported = {p.field for p in problems}  # a secret is reported once, as a secret
     try:
         spec = ModelSpec.model_validate(data)
@@ -103,6 +116,7 @@ def parse_spec(text: str, file: str = "<spec>", *, spec_path: str | Path | None 
     for loc, message in policy_findings(data, spec_path):
         if _field(loc) not in {p.field for p in problems}:
             problems.append(SpecProblem(file, _field(loc), message, _line_for(lines, loc)))
+    problems = [_without_secrets(p, texts) if "credentials do not belong" not in p.message else p for p in problems]
     if problems:
         problems.sort(key=lambda p: (p.line or 0, p.field))
         raise SpecError(problems)

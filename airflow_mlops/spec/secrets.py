@@ -31,6 +31,7 @@ SECRET_WORDS = frozenset(
     }
 )
 SECRET_PAIRS = frozenset({"api_key", "access_key", "secret_key", "private_key", "account_key", "signing_key"})
+GLUED_SUFFIXES = tuple(sorted({w for w in SECRET_WORDS if len(w) >= 5} | {p.replace("_", "") for p in SECRET_PAIRS}))
 # Query/fragment keys that carry a credential only inside a URL (``?key=…`` is a Google API key).
 QUERY_ONLY = frozenset({"key", "code", "sas"})
 
@@ -62,6 +63,8 @@ def secret_name(name: str, *, in_query: bool = False) -> bool:
     if not parts:
         return False
     if parts[-1] in SECRET_WORDS or "_".join(parts[-2:]) in SECRET_PAIRS or "".join(parts[-2:]) in SECRET_WORDS:
+        return True
+    if parts[-1].endswith(GLUED_SUFFIXES):  # "accesstoken", "clientsecret", "dbpassword"
         return True
     return in_query and parts[-1] in QUERY_ONLY
 
@@ -103,17 +106,20 @@ def _filled(value: Any) -> bool:
     return bool(text.strip()) if text is not None else True
 
 
-def findings(data: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str]]:
-    """``(location, kind)`` of every secret in a parsed document, keys and values alike."""
+def findings(data: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, ...], str, str]]:
+    """``(location, kind, text)`` of every secret in a parsed document, keys and values alike.
+
+    ``text`` is the offending key or value, for callers that must keep it out of other messages.
+    """
     if isinstance(data, dict):
         for key, value in data.items():
             key_text = _as_text(key)
             key_found = text_findings(key_text) if key_text is not None else []
             sub = (*loc, "<redacted>" if key_found else key)
             for kind in key_found:
-                yield sub, f"key is {kind.removeprefix('a value shaped like ')}"
+                yield sub, f"key is {kind.removeprefix('a value shaped like ')}", key_text
             if key_text is not None and secret_name(key_text) and _filled(value):
-                yield sub, f"{key_text.strip()[:40]!r} holds a credential"
+                yield sub, f"{key_text.strip()[:40]!r} holds a credential", str(value)
             else:
                 yield from findings(value, sub)
     elif isinstance(data, list):
@@ -123,7 +129,12 @@ def findings(data: Any, loc: tuple[Any, ...] = ()) -> Iterator[tuple[tuple[Any, 
         text = _as_text(data)
         if text is not None:
             for kind in text_findings(text):
-                yield loc, f"contains {kind}"
+                yield loc, f"contains {kind}", text
+
+
+def leaks(message: str, texts: set[str]) -> bool:
+    """Whether ``message`` repeats one of the secret-bearing ``texts`` (or a fragment shaped like a secret)."""
+    return bool(text_findings(message)) or any(t in message for t in texts)
 
 
 def has_secret(value: Any) -> bool:
