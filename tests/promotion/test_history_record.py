@@ -1,0 +1,185 @@
+"""The alias history agrees with MLflow: intent rows, errors after MLflow applied a move, kills, reconcile, audit."""
+
+from __future__ import annotations
+
+import os
+import pwd
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from airflow_mlops.promotion.gate import GateContext, PromotionError, run_gate
+from airflow_mlops.promotion.history import AliasHistory
+from airflow_mlops.promotion.rollback import RollbackFailed, rollback
+from airflow_mlops.promotion.rulesets import rules_for
+
+from .conftest import PROJECT, evaluation, register
+
+GOOD = {"mae": 4.0, "bias": 0.1}
+SECRET = "tracking-pw-123"
+
+
+class FlakyClient:
+    """An MlflowClient whose alias moves misbehave (a slow or dying tracking server cannot be had here).
+
+    ``after``: MLflow applies the move, then the call times out. ``before``: it fails without applying.
+    ``blackout``: it fails and the registry cannot be read either.
+    """
+
+    def __init__(self, client, mode: str) -> None:
+        self.client, self.mode = client, mode
+
+    def __getattr__(self, name):
+        return getattr(self.client, name)
+
+    def set_registered_model_alias(self, name, alias, version):
+        if self.mode == "after":
+            self.client.set_registered_model_alias(name, alias, version)
+        if self.mode == "blackout":
+            self.get_registered_model = self._down
+        raise TimeoutError(f"read timed out: http://ops:{SECRET}@mlflow:5000/api/2.0/mlflow/registered-models/alias")
+
+    def _down(self, name):
+        raise ConnectionError("mlflow:5000 refused the connection")
+
+
+def rows(history, model="ride_demand"):
+    return [(e["action"], e["status"], e["version"], e["previous_version"], e["who"]) for e in history.events(model)]
+
+
+def test_error_after_mlflow_applied_is_recorded_as_applied(store):
+    client, _uri = store
+    v1, v2 = register("ride_demand", GOOD), register("ride_demand", GOOD)
+    history = AliasHistory(client=client)
+    history.move("ride_demand", "champion", v1, action="promote", who="t")
+    move = AliasHistory(client=FlakyClient(client, "after")).move("ride_demand", "champion", v2, action="promote")
+    assert move.status == "applied" and "TimeoutError" in move.detail and SECRET not in move.detail
+    assert history.current("ride_demand", "champion") == v2
+    assert rows(history)[-1] == ("promote", "applied", v2, v1, None)
+    assert SECRET not in history.events("ride_demand")[-1]["details"]
+
+    # Neither the move nor a re-read answers: the intent stays pending, the caller is told.
+    move = AliasHistory(client=FlakyClient(client, "blackout")).move("ride_demand", "champion", v1, action="promote")
+    assert move.status == "pending" and "reconcile" in move.detail
+    assert rows(history)[-1][:3] == ("promote", "pending", v1)
+    changes = history.reconcile("ride_demand")
+    assert [(c["status"], c["version"]) for c in changes] == [("failed", v1)]
+
+
+@pytest.mark.slow
+def test_failed_move_fails_the_gate_and_the_rollback(store, sample, spec):
+    client, uri = store
+    history = AliasHistory(client=client)
+    v1 = register("ride_demand", GOOD)
+    history.move("ride_demand", "champion", v1, action="promote")
+    v2 = register("ride_demand", {"mae": 4.5, "bias": 0.1})
+    flaky = FlakyClient(client, "before")
+    ctx = GateContext(client=flaky, tracking_uri=uri, history=AliasHistory(client=flaky), sample=sample,
+                      dag_id="ride_demand__train", dag_run_id="manual__1", who="test")  # fmt: skip
+    with pytest.raises(PromotionError, match="champion: failed TimeoutError") as caught:
+        run_gate(spec, rules_for(spec, lambda rel: PROJECT / rel), evaluation((v2, GOOD), (v1, GOOD)), ctx)
+    assert SECRET not in str(caught.value)
+    assert history.current("ride_demand", "champion") == v1
+    assert rows(history)[-1] == ("promote", "failed", v2, v1, "test")
+    with pytest.raises(RollbackFailed, match="failed"):
+        rollback(flaky, uri, "ride_demand", v2, "try", who="ana", sample=sample, history=AliasHistory(client=flaky))
+    assert rows(history)[-1] == ("rollback", "failed", v2, v1, "ana")
+    assert history.current("ride_demand", "champion") == v1
+
+
+KILLED = """
+import os, signal, sys
+from mlflow.tracking import MlflowClient
+from airflow_mlops.promotion.history import AliasHistory
+uri, version, when = sys.argv[1:4]
+
+class Dies(MlflowClient):
+    def set_registered_model_alias(self, name, alias, version):
+        if when == "after":
+            super().set_registered_model_alias(name, alias, version)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+AliasHistory(client=Dies(tracking_uri=uri, registry_uri=uri)).move("ride_demand", "champion", version, action="promote")
+"""
+
+
+def _killed_move(uri: str, version: str, when: str) -> None:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    proc = subprocess.run([sys.executable, "-c", KILLED, uri, version, when], env=env, capture_output=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr[-2000:]
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(PROJECT)}
+    cmd = [sys.executable, "-m", "airflow_mlops.cli.main", *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
+
+
+def _matches_mlflow(history: AliasHistory) -> None:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    for alias, version in history.aliases("ride_demand").items():
+        assert (history.serving_at("ride_demand", now, alias) or {}).get("version") == version, alias
+    assert not [e for e in history.events("ride_demand") if e["status"] == "pending"]
+
+
+def test_sigkill_between_mlflow_move_and_history_write_is_reconciled(store):
+    client, uri = store
+    history = AliasHistory(client=client)
+    v1, v2, v3 = (register("ride_demand", GOOD) for _ in range(3))
+    history.move("ride_demand", "champion", v1, action="promote")
+
+    _killed_move(uri, v2, "after")  # MLflow moved, the process died before resolving its row
+    assert history.current("ride_demand", "champion") == v2
+    assert rows(history)[-1][:3] == ("promote", "pending", v2)
+    _killed_move(uri, v3, "before")  # died before MLflow moved
+    assert history.current("ride_demand", "champion") == v2
+    assert rows(history)[-1][:3] == ("promote", "pending", v3)
+
+    out = _cli("history", "ride_demand", "--reconcile")  # MLFLOW_TRACKING_URI names the store
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "history matches MLflow (2 changes)" in out.stdout, out.stdout
+    assert [r[:3] for r in rows(history)] == [
+        ("promote", "applied", v1), ("promote", "applied", v2), ("promote", "failed", v3),
+    ]  # fmt: skip
+    _matches_mlflow(history)
+
+    # A move made behind the history's back (MLflow UI, another tool) gets a row by "reconcile".
+    client.set_registered_model_alias("ride_demand", "champion", v1)
+    client.set_registered_model_alias("ride_demand", "challenger", v3)
+    changes = history.reconcile("ride_demand")
+    assert sorted((c["alias"], c["version"]) for c in changes) == [("challenger", v3), ("champion", v1)]
+    assert rows(history)[-2:] == [
+        ("reconcile", "applied", v3, None, "reconcile"), ("reconcile", "applied", v1, v2, "reconcile"),
+    ]  # fmt: skip
+    _matches_mlflow(history)
+    assert history.reconcile("ride_demand") == []  # idempotent
+
+
+def test_cli_rollback_requires_a_reason_a_valid_alias_and_records_the_os_user(store, sample, monkeypatch):
+    client, _uri = store
+    history = AliasHistory(client=client)
+    v1, v2 = register("ride_demand", GOOD), register("ride_demand", GOOD)
+    history.move("ride_demand", "champion", v2, action="promote")
+    before = len(history.events("ride_demand"))
+    for extra, message in (
+        (["--reason", "   "], "a reason is required"),
+        (["--reason", ""], "a reason is required"),
+        (["--reason", "ok", "--alias", "Champion; DROP"], "not a valid alias"),
+        (["--reason", "ok", "--alias", ""], "not a valid alias"),
+    ):
+        out = _cli("rollback", "ride_demand", "--to-version", v1, *extra)
+        assert out.returncode == 2 and message in out.stderr, (extra, out.stderr[-2000:])
+    assert len(history.events("ride_demand")) == before and history.current("ride_demand", "champion") == v2
+
+    monkeypatch.setenv("USER", "mallory")  # a self-asserted name must not become the actor
+    monkeypatch.setenv("LOGNAME", "mallory")
+    reason = ["--reason", "  bias complaint "]
+    out = _cli("rollback", "ride_demand", "--to-version", v1, *reason, "--sample", str(sample))
+    assert out.returncode == 0, out.stderr[-3000:]
+    last = history.events("ride_demand")[-1]
+    assert (last["action"], last["status"], last["version"]) == ("rollback", "applied", v1)
+    assert last["who"] == f"{pwd.getpwuid(os.getuid()).pw_name} via cli" and last["reason"] == "bias complaint"
