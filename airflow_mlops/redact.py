@@ -44,14 +44,16 @@ def redact_uri(uri: str | None) -> str:
         parts = urlsplit(uri)
     except ValueError:
         return MASK
-    netloc = parts.netloc
+    netloc, query, changed = parts.netloc, parts.query, False
     if "@" in netloc:
-        netloc = f"{MASK}@{netloc.rpartition('@')[2]}"
-    query = parts.query
+        netloc, changed = f"{MASK}@{netloc.rpartition('@')[2]}", True
     if query:
         pairs = parse_qsl(query, keep_blank_values=True)
         if any(_secret_key(k) for k, _ in pairs):
             query = urlencode([(k, MASK if _secret_key(k) else v) for k, v in pairs], safe="*/:")
+            changed = True
+    if not changed:  # leave it byte for byte (urlunsplit would fold sqlite://// into sqlite://)
+        return uri
     return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
 
 
