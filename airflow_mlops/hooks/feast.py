@@ -74,7 +74,24 @@ class FeastHook(BaseHook):
         for path in (self._local_registry_path(store), getattr(store.config.online_store, "path", None)):
             if path and "://" not in str(path):
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
+        self._log_stores(store)
         return store
+
+    def _log_stores(self, store: FeatureStore) -> None:
+        """Log (INFO) which registry and stores the config names, credentials redacted and masked."""
+        from airflow_mlops.redact import mask, mask_uri
+
+        config = store.config
+        for part in (config.offline_store, config.online_store):
+            mask(getattr(part, "password", None))
+        self.log.info(
+            "Feast project %s from %s: registry %s, offline store %s, online store %s",
+            config.project,
+            self.fs_yaml_file.name,
+            mask_uri(str(getattr(config.registry, "path", "") or "")),
+            getattr(config.offline_store, "type", "?"),
+            getattr(config.online_store, "type", "?"),
+        )
 
     # --- apply -------------------------------------------------------------------------------------
 
