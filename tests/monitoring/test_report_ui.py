@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -65,3 +66,59 @@ def test_plugin_requires_an_airflow_login():
     from airflow_mlops.plugins.reports_app import create_app
 
     assert TestClient(create_app()).get("/api/reports").status_code == 401
+
+
+def test_plugin_app_sends_the_sandbox_csp_and_nosniff(drift_report):
+    from fastapi.testclient import TestClient
+
+    from airflow_mlops.plugins.reports_app import REPORT_CSP, create_app
+
+    client = TestClient(create_app(require_login=False))
+    page = client.get(f"/ride_demand/{drift_report['report_id']}/report.html")
+    assert page.headers["content-security-policy"] == REPORT_CSP and REPORT_CSP.startswith("sandbox allow-scripts;")
+    for response in (page, client.get("/"), client.get("/api/reports"), client.get("/nope/x/report.html")):
+        assert response.headers["x-content-type-options"] == "nosniff"
+
+
+@pytest.mark.parametrize(
+    ("model", "report_id", "name"),
+    [
+        ("..", "20260301T000000Z", "report.html"),
+        ("../..", "..", "report.html"),
+        ("/etc", "20260301T000000Z", "report.html"),
+        ("ride_demand\x00", "20260301T000000Z", "report.html"),
+        ("ride_demand", "20260301T000000Z\n", "report.html"),
+        ("ride_demand", "20260301T000000Z", "report.html\x00"),
+        ("a" * 300, "20260301T000000Z", "report.html"),
+        ("ride_demand", "20260301T000000Z", "headline.json"),
+        ("brand_new_model", "20260301T000000Z", "report.html"),
+    ],
+)
+def test_store_readers_refuse_bad_names_and_write_nothing(home, model, report_id, name):
+    from airflow_mlops.monitoring.store import list_reports, read_report_file
+
+    before = sorted(str(p) for p in home.rglob("*"))
+    with pytest.raises(FileNotFoundError):
+        read_report_file(model, report_id, name)
+    assert list_reports(model) == []
+    assert sorted(str(p) for p in home.rglob("*")) == before
+
+
+def test_store_readers_do_not_follow_symlinks(home, tmp_path):
+    from airflow_mlops import settings
+    from airflow_mlops.monitoring.store import list_reports, read_report_file
+
+    rid = "20260301T000000Z"
+    outside = tmp_path / "outside" / "monitoring" / rid
+    outside.mkdir(parents=True)
+    (outside / "report.html").write_text("secret")
+    (outside / "headline.json").write_text(json.dumps({"report_id": rid}))
+    (settings.reports_dir() / "linked").symlink_to(tmp_path / "outside", target_is_directory=True)
+    real = settings.reports_dir() / "real" / "monitoring" / rid
+    real.mkdir(parents=True)
+    (real / "report.html").symlink_to(outside / "report.html")
+    (real / "headline.json").symlink_to(outside / "headline.json")
+    for model in ("linked", "real"):
+        with pytest.raises(FileNotFoundError):
+            read_report_file(model, rid, "report.html")
+    assert list_reports() == [] and list_reports("linked") == []
