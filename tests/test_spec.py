@@ -107,3 +107,16 @@ def test_durations():
     assert duration_seconds("6h") == 21600
     with pytest.raises(ValueError):
         duration_seconds("six hours")
+
+
+def test_secret_with_leading_space_is_rejected_without_echo():
+    """pydantic strips whitespace after the check ran; the check must not depend on it."""
+    text = _ride_demand_text().replace("  chunk_rows: 100000", "  chunk_rows: 100000\n  api-key: '  zq8Xw2Tq'")
+    [problem] = _problems(text)
+    assert problem.field == "scoring.api-key" and "zq8Xw2Tq" not in str(problem)
+
+
+def test_hostile_yaml_is_a_problem_not_a_traceback():
+    bomb = 'a: &a ["lol","lol"]\nb: &b [*a,*a]\n'
+    assert "anchors" in _problems(bomb)[0].message
+    assert "nested deeper" in _problems("[" * 5000)[0].message
