@@ -71,8 +71,9 @@ class FeastMaterializeOperator(SpecOperator):
             time.monotonic() - t0,
         )
         skew = timedelta(seconds=duration_seconds(spec.validation.max_clock_skew))
+        not_after = max(end, datetime.now(UTC)) + skew  # later rows are future rows: never the "newest day"
         with data_errors_fail():
-            entities = entity_frame(spec, self.purpose, None if full else (start, end), not_after=end + skew)
+            entities = entity_frame(spec, self.purpose, None if full else (start, end), not_after=not_after)
         self.log.info("%s entity rows for %s (%s)", len(entities), spec.model.name, self.purpose)
         # No entity rows: an empty dataset, for the validate task to reject by name ("0 rows, at least N expected").
         frame = hook.training_set(entities, spec) if len(entities) else empty_features(entities, spec)

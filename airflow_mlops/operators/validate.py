@@ -21,8 +21,9 @@ class GXValidateOperator(SpecOperator):
     task. Policy ``quarantine``: rows failing a row-level check (range, nulls, allowed values,
     uniqueness) go to ``datasets/<model>/<purpose>/quarantine/<sha256>.parquet`` with a
     ``quarantine_reason`` column and the good rows go on, unless their share exceeds
-    ``max_bad_fraction``. Future rows (after run time + ``max_clock_skew``) and rows sharing an
-    (entity, timestamp) key with different values are quarantined the same way; exact copies are
+    ``max_bad_fraction``. Future rows (after the later of run time and wall clock, plus
+    ``max_clock_skew``) and rows sharing an (entity, timestamp) key with different values are
+    quarantined the same way; exact copies are
     dropped to one and counted (``validation.duplicates`` chooses). A failed table-level check (missing
     column, type, row count, empty batch, freshness) rejects the whole batch. Failures raise
     ``AirflowFailException``: bad data is not worth a retry.

@@ -74,7 +74,8 @@ def check_columns(frame: pd.DataFrame, spec: ModelSpec) -> None:
     needed = list(dict.fromkeys([*spec.features.feature_names, spec.features.label, spec.training.holdout.by]))
     missing = [c for c in needed if c not in frame.columns]
     if missing:
-        raise DataError(missing_columns_message("training set", missing, [str(c) for c in frame.columns], needed))
+        known = [spec.features.entity, spec.features.timestamp, *needed]
+        raise DataError(missing_columns_message("training set", missing, [str(c) for c in frame.columns], known))
     nulls = int(frame[spec.features.label].isna().sum())
     if nulls:
         raise DataError(

@@ -89,7 +89,7 @@ class Check:
             case "duplicate_key":
                 return f"{self.subject} identifies one row"
             case "not_future":
-                return f"{self.column} at most {p['skew']} after the run time (not after {p['limit']:%Y-%m-%d %H:%M})"
+                return f"{self.column} at most {p['skew']} in the future (not after {p['limit']:%Y-%m-%d %H:%M})"
         raise ValueError(self.rule)  # pragma: no cover
 
 
@@ -166,7 +166,7 @@ def checks_from_spec(validation: Validation, now: datetime, keys: Keys | None = 
             Check("duplicate_key", None, {"columns": keys.key_columns}, batch=validation.duplicates == "fail")
         )
     if keys.timestamp:
-        limit = utc_naive(now) + timedelta(seconds=duration_seconds(validation.max_clock_skew))
+        limit = future_limit(validation, now)
         checks.append(Check("not_future", keys.timestamp, {"limit": limit, "skew": validation.max_clock_skew}))
     if validation.row_count and (validation.row_count.min is not None or validation.row_count.max is not None):
         checks.append(Check("row_count", None, {"min": validation.row_count.min, "max": validation.row_count.max}))
@@ -177,6 +177,15 @@ def checks_from_spec(validation: Validation, now: datetime, keys: Keys | None = 
         threshold = utc_naive(now) - timedelta(seconds=duration_seconds(fresh.max_age))
         checks.append(Check("freshness", fresh.column, {"max_age": fresh.max_age, "threshold": threshold}))
     return checks
+
+
+def future_limit(validation: Validation, now: datetime) -> datetime:
+    """Latest believable timestamp (naive UTC): the later of run time and wall clock, plus ``max_clock_skew``.
+
+    A row after the run's time but before the wall clock is late data of a backfill, not a defect.
+    """
+    latest = max(utc_naive(now), utc_naive(datetime.now(UTC)))
+    return latest + timedelta(seconds=duration_seconds(validation.max_clock_skew))
 
 
 def min_rows(validation: Validation) -> int:

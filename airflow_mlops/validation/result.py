@@ -73,7 +73,7 @@ class CheckResult:
             case "not_future":
                 return (
                     f"{c.column}: {_rows(n)} in the future, after {_moment(p['limit'])} "
-                    f"(run time + max_clock_skew {p['skew']}){e}{tail}"
+                    f"(now + max_clock_skew {p['skew']}){e}{tail}"
                 )
             case "freshness":
                 return (

@@ -74,7 +74,7 @@ def reason(check: Check, df: pd.DataFrame, mask: pd.Series) -> pd.Series:
         case "unique":
             return f"{column}=" + shown + " duplicated"
         case "not_future":
-            return f"{column}=" + shown + f" in the future (after run time + {p['skew']})"
+            return f"{column}=" + shown + f" in the future (after {p['limit']:%Y-%m-%d %H:%M}, now + {p['skew']})"
     raise ValueError(f"{check.rule} is not a row-level rule")
 
 
