@@ -48,8 +48,8 @@ def get_optional(conn_id: str, get: Any = None) -> Any | None:
         return get(conn_id)
     except AirflowNotFoundException:
         pass
-    except Exception as exc:
-        raise _error(conn_id, "lookup failed", exc) from exc
+    except Exception as exc:  # not chained: the cause's text may hold credentials; ours is redacted
+        raise _error(conn_id, "lookup failed", exc) from None
     if _confirm_absent(conn_id):
         return None
     return get(conn_id)  # defined after all (it appeared meanwhile): read it the ordinary way
@@ -72,7 +72,7 @@ def _confirm_absent(conn_id: str) -> bool:
         except ConnectionLookupError:
             raise
         except Exception as exc:
-            raise _error(conn_id, f"secrets backend {name} failed", exc) from exc
+            raise _error(conn_id, f"secrets backend {name} failed", exc) from None
         if found:
             return False
     return True

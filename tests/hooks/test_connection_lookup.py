@@ -163,3 +163,44 @@ def test_not_found_inside_a_task_falls_back_and_says_so(in_task, tmp_path, capfd
     assert ScoresDbHook().dialect == "sqlite"
     logged = "".join(capfd.readouterr())
     assert f"scores database: embedded SQLite {tmp_path / 'mlops' / 'scores.db'}" in logged, logged
+
+
+PROBE_DAG = """
+from airflow.sdk import dag, task
+
+
+@dag(schedule=None)
+def connection_probe():
+    @task
+    def probe():
+        from airflow_mlops.hooks.scores_db import ScoresDbHook
+
+        return ScoresDbHook().dialect
+
+    probe()
+
+
+connection_probe()
+"""
+
+
+@pytest.mark.slow
+def test_inside_a_real_task_an_unreachable_backend_fails_the_task(tmp_path):
+    """`airflow dags test` runs the task through the task SDK's supervisor and its backend chain."""
+    from tests.conftest import airflow_env, run_cli
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "connection_probe.py").write_text(PROBE_DAG)
+    env = airflow_env(tmp_path / "home", dags)
+    env.pop("AIRFLOW_CONN_SCORES_DB")
+    env["AIRFLOW__SECRETS__BACKEND"] = BACKEND
+    assert run_cli(["airflow", "db", "migrate"], env=env).returncode == 0
+    out = run_cli(["airflow", "dags", "test", "connection_probe"], env=env)
+    logged = out.stdout + out.stderr
+    assert "cannot read Airflow connection 'scores_db' (secrets backend UnreachableBackend failed)" in logged, logged[
+        -4000:
+    ]
+    assert "hunter2-secret" not in logged
+    assert "Run failed" in logged, logged[-2000:]  # the task failed; it did not write to a local file
+    assert not (tmp_path / "home" / "scores.db").exists()
