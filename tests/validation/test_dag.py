@@ -77,3 +77,63 @@ def test_validate_task_in_airflow_dags_test(tmp_path):
     result = json.loads(some[5])
     assert (result["rows_in"], result["rows_good"], result["rows_quarantined"]) == (360, 342, 18)
     assert Path(result["quarantine"]).is_file() and Path(result["report_html"]).is_file()
+
+
+@pytest.mark.slow
+def test_data_defects_in_airflow_dags_test(tmp_path):
+    """Empty input fails at once, by name; duplicates, future rows, int nulls and null labels are quarantined."""
+    import numpy as np
+    import pandas as pd
+
+    from include.datagen import ride_demand
+
+    dags = tmp_path / "dags"
+    dags.mkdir()
+    (dags / "gx_gate.py").write_text(DAG_FILE.format(spec=str(RIDE_SPEC)))
+    env = airflow_env(tmp_path / "home", dags)
+    assert run_cli(["airflow", "db", "migrate"], env).returncode == 0
+    db = Path(env["AIRFLOW_HOME"]) / "airflow.db"
+
+    features, labels = ride_demand(zones=5, days=3)  # ends now: the run's time
+    base = features.merge(labels, on=["zone_id", "event_timestamp"])
+    defects = pd.concat(
+        [
+            base,
+            base.iloc[:4],  # exact copies: dropped, counted
+            base.iloc[100:103].assign(temperature=lambda d: d.temperature + 5),  # conflicting: 6 rows quarantined
+            base.iloc[200:205].assign(event_timestamp=lambda d: d.event_timestamp + pd.Timedelta(days=365)),
+        ],
+        ignore_index=True,
+    )
+    defects["hour"] = defects["hour"].astype("float64")  # an int column with nulls, as Feast returns it
+    defects.loc[[50, 51], "hour"] = np.nan
+    defects.loc[60, "trips"] = np.nan
+    frames = {"empty": base.iloc[:0], "defects": defects}
+    runs = {}
+    for name, frame in frames.items():
+        frame.to_parquet(tmp_path / f"{name}.parquet", index=False)
+        conf = json.dumps({"dataset": str(tmp_path / f"{name}.parquet"), "rows": len(frame)})
+        runs[name] = run_cli(["airflow", "dags", "test", "gx_gate", "-c", conf], env)
+
+    empty_log = runs["empty"].stdout + runs["empty"].stderr
+    assert runs["empty"].returncode != 0
+    assert "table: 0 rows, at least 100 expected" in empty_log
+    assert "NaTType" not in empty_log
+    assert runs["defects"].returncode == 0, runs["defects"].stdout[-3000:] + runs["defects"].stderr[-3000:]
+
+    empty, ok = _validate_rows(db)
+    assert empty[1:5] == ("failed", 1, 2, 0)  # a data error: no retry spent
+    result = json.loads(ok[5])
+    assert (result["rows_in"], result["duplicates_dropped"], result["rows_quarantined"], result["rows_good"]) == (
+        372,
+        4,
+        14,
+        354,
+    )
+    good = pd.read_parquet(result["dataset"])
+    assert str(good["hour"].dtype) == "Int64" and len(good) == 354
+    assert not good.duplicated(["zone_id", "event_timestamp"]).any() and good["trips"].notna().all()
+    reasons = pd.read_parquet(result["quarantine"])["quarantine_reason"]
+    assert reasons.str.startswith("duplicate key").sum() == 6
+    assert reasons.str.contains("in the future").sum() == 5
+    assert (reasons == "hour is null").sum() == 2 and (reasons == "trips is null").sum() == 1
