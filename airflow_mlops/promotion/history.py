@@ -118,13 +118,17 @@ class AliasHistory:
 
         Any other MLflow error propagates: an unreadable registry is not an unset alias.
         """
+        return self._registered_aliases(model) or {}
+
+    def _registered_aliases(self, model: str) -> dict[str, str] | None:
+        """Like :meth:`aliases`, but None when MLflow does not know ``model``."""
         from mlflow.exceptions import MlflowException
 
         try:
             found = self.client.get_registered_model(model).aliases or {}
         except MlflowException as exc:
             if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return {}
+                return None
             raise
         return {str(k): str(v) for k, v in found.items()}
 
@@ -219,9 +223,13 @@ class AliasHistory:
         moved the alias away from it), else ``failed``. Then, per alias, when the last applied row does not
         name MLflow's current version, a row (action and actor ``reconcile``) records the move.
         """
-        current = self.aliases(model)
+        current = self._registered_aliases(model)
         with self.engine.connect() as conn:
             recorded = {r for (r,) in conn.execute(select(alias_events.c.alias).where(alias_events.c.model == model))}
+        if current is None:  # a registry without the model is the wrong registry, not a deleted alias
+            if recorded:
+                raise LookupError(f"MLflow does not know model {model!r}: refusing to rewrite its history from it")
+            return []
         changes: list[dict[str, Any]] = []
         for alias in sorted(recorded | set(current)):
             with self._locked(model, alias):  # no move of this alias is in flight meanwhile
@@ -247,14 +255,16 @@ class AliasHistory:
         return changes
 
     def _resolve_pending(self, model: str, alias: str, now: str | None) -> list[dict[str, Any]]:
-        rows = [r for r in self.events(model, alias, limit=1_000_000)]
+        rows = self.events(model, alias, limit=1_000_000)
         changes = []
         for i, r in enumerate(rows):
             if r["status"] != "pending":
                 continue
-            later = [x for x in rows[i + 1 :] if x["status"] == "applied"]
-            moved_on = bool(later) and later[0]["previous_version"] == r["version"]
-            status = "applied" if now == r["version"] or moved_on else "failed"
+            # The next move read the alias before acting (previous_version): that tells whether this one landed.
+            # Refused attempts never read it. Without a later move, MLflow's alias now tells.
+            later = next((x for x in rows[i + 1 :] if x["status"] != "refused"), None)
+            landed = later["previous_version"] if later is not None else now
+            status = "applied" if landed == r["version"] else "failed"
             detail = f"resolved by reconcile: MLflow has {alias} on {now or 'nothing'}"
             details = json.loads(r["details"] or "{}")
             self._resolve(r["id"], status, {k: v for k, v in details.items() if k != "detail"}, detail)

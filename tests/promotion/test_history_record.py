@@ -183,3 +183,47 @@ def test_cli_rollback_requires_a_reason_a_valid_alias_and_records_the_os_user(st
     last = history.events("ride_demand")[-1]
     assert (last["action"], last["status"], last["version"]) == ("rollback", "applied", v1)
     assert last["who"] == f"{pwd.getpwuid(os.getuid()).pw_name} via cli" and last["reason"] == "bias complaint"
+
+
+class Interrupted(FlakyClient):
+    """MLflow applies the move, then the worker is interrupted (a BaseException nothing should swallow)."""
+
+    def set_registered_model_alias(self, name, alias, version):
+        self.client.set_registered_model_alias(name, alias, version)
+        raise KeyboardInterrupt
+
+
+def test_reconcile_resolves_a_chain_of_pending_moves_in_order(store):
+    client, _uri = store
+    history = AliasHistory(client=client)
+    v1, v2, v3 = (register("ride_demand", GOOD) for _ in range(3))
+    history.move("ride_demand", "champion", v1, action="promote")
+    dying = AliasHistory(client=Interrupted(client, "after"))
+    for version in (v2, v3):
+        with pytest.raises(KeyboardInterrupt):
+            dying.move("ride_demand", "champion", version, action="promote")
+    assert [r[:4] for r in rows(history)][1:] == [("promote", "pending", v2, v1), ("promote", "pending", v3, v2)]
+    between = history.events("ride_demand")[2]["at"]
+    changes = history.reconcile("ride_demand")
+    assert [(c["status"], c["version"]) for c in changes] == [("applied", v2), ("applied", v3)]
+    from datetime import datetime, timedelta
+
+    just_before = datetime.fromisoformat(between) - timedelta(microseconds=1)  # v3's intent row was written
+    assert history.serving_at("ride_demand", just_before)["version"] == v2
+    _matches_mlflow(history)
+
+    # A registry that does not know the model is the wrong registry: nothing is rewritten.
+    with pytest.raises(LookupError, match="does not know model 'ride_demand'"):
+        _other_registry(history)
+    assert [r[1] for r in rows(history)] == ["applied"] * 3
+
+
+def _other_registry(history: AliasHistory) -> None:
+    from mlflow.exceptions import MlflowException
+    from mlflow.protos.databricks_pb2 import RESOURCE_DOES_NOT_EXIST
+
+    class Empty:
+        def get_registered_model(self, name):
+            raise MlflowException(f"Registered Model with name={name} not found", error_code=RESOURCE_DOES_NOT_EXIST)
+
+    AliasHistory(history.uri, client=Empty()).reconcile("ride_demand")
