@@ -76,7 +76,16 @@ def test_rules_gate_promotion_and_rollback_restores_the_previous_champion(tmp_pa
     _run("ride_demand__train", env, home, {"reason": "manual"})
     assert _champion(client) == "3"
 
-    _run("ride_demand__rollback", env, home, {"version": 1, "reason": "test: bias complaint"})
+    # A conf-supplied actor is ignored: the history names the user Airflow says triggered the run
+    # (`airflow dags test` sets triggering_user_name "dag_test"; the REST API sets the caller's login).
+    conf = {"version": 1, "reason": " test: bias complaint ", "who": "mallory", "actor": "mallory"}
+    _run("ride_demand__rollback", env, home, conf)
     assert _champion(client) == "1"
+    from airflow_mlops.promotion.history import AliasHistory
+
+    last = AliasHistory(f"sqlite:///{home / 'promotion' / 'history.db'}").events("ride_demand")[-1]
+    assert (last["action"], last["status"], last["version"]) == ("rollback", "applied", "1"), last
+    assert (last["who"], last["reason"]) == ("dag_test", "test: bias complaint"), last
+    assert last["dag_id"] == "ride_demand__rollback", last
     _run("ride_demand__score", env, home)
     assert _latest_scored_version(home) == "1", "scoring after a rollback uses the restored version"
