@@ -186,6 +186,8 @@ class ScoresDbHook(BaseHook):
         for run in found:
             run.setdefault("is_current", True)
             run["is_current"] = bool(run["is_current"])
+            for column in RUNS_COLUMNS:
+                run.setdefault(column, None)
         return found
 
     def served(

@@ -1,0 +1,78 @@
+"""``airflow-mlops served MODEL --logical-date D``: every score run of a date, current and superseded.
+
+Answers "what did we serve for D": each run that scored that logical date (model version, DAG run, input
+dataset and sha256, rows, when it was scored and when a later run superseded it), newest first, from the
+scores database's run table. With ``--as-of T``, only the runs that were current at T. With ``--rows``,
+also the predictions of each run that are still kept (superseded rows live in ``<table>_superseded``
+until retention purges them; run records are never deleted). Exit 1 when no run scored that date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "served",
+        help="what was served for a logical date: current and superseded score runs",
+        description=__doc__.split("\n\n", 1)[1],
+    )
+    p.add_argument("model", metavar="MODEL", help="model name (spec model.name)")
+    p.add_argument("--logical-date", required=True, help="logical date of the scoring run (ISO 8601; UTC if naive)")
+    p.add_argument("--as-of", help="only the runs current at this instant (ISO 8601; UTC if naive)")
+    p.add_argument("--role", choices=("champion", "challenger"), help="only this role")
+    p.add_argument("--rows", action="store_true", help="also print each run's stored predictions")
+    p.add_argument("--spec", help="model spec (default: dags/MODEL.yaml of the project)")
+    p.add_argument("--conn-id", help="scores database connection (default: the spec's scoring.destination.conn_id)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(handler=run)
+
+
+def _text(value: Any) -> str:
+    return "-" if value is None else value.isoformat() if hasattr(value, "isoformat") else str(value)
+
+
+def run(args: argparse.Namespace) -> int:
+    from airflow_mlops.cli.reproduce import find_spec, parse_date
+    from airflow_mlops.hooks.scores_db import ScoresDbHook
+    from airflow_mlops.scoring.table import ScoresTable
+    from airflow_mlops.spec import load_spec
+
+    spec = load_spec(find_spec(args.model, args.spec))
+    if spec.model.name != args.model:
+        print(f"spec {args.spec} is for model {spec.model.name!r}, not {args.model!r}", file=sys.stderr)
+        return 1
+    logical_date = parse_date(args.logical_date)
+    table = ScoresTable(spec.scoring.destination.table, spec.features.entity, spec.features.timestamp)
+    db = ScoresDbHook(args.conn_id or spec.scoring.destination.conn_id)
+    runs = db.served(table, args.model, logical_date, as_of=parse_date(args.as_of) if args.as_of else None)
+    runs = [r for r in runs if args.role in (None, r["role"])]
+    if args.rows:
+        for r in runs:
+            r["predictions"] = db.run_predictions(table, r) if r["rows_kept"] else None
+    if args.json:
+        print(json.dumps(runs, default=_text))
+        return 0 if runs else 1
+    when = f" as of {parse_date(args.as_of).isoformat()}" if args.as_of else ""
+    if not runs:
+        print(f"no score runs for {args.model} at {logical_date.isoformat()}{when} in {table.name}", file=sys.stderr)
+        return 1
+    print(f"{args.model} at {logical_date.isoformat()}{when} ({table.name}):")
+    for r in runs:
+        state = "current" if r["is_current"] else f"superseded {_text(r['superseded_at'])} by {r['superseded_by']}"
+        kept = "rows kept" if r["rows_kept"] else f"rows purged {_text(r['purged_at'])}"
+        print(
+            f"  {r['role']:10} version {r['model_version']:>4}  {state}\n"
+            f"             scored {_text(r['scored_at'])} by DAG run {r['dag_run_id']}, {r['rows']} rows ({kept})\n"
+            f"             input {r['dataset_path'] or '-'} sha256 {r['dataset_digest'] or '-'}; "
+            f"score run {r['score_run_id']}"
+        )
+        for row_id, prediction, probability in (r.get("predictions") or [])[:20]:
+            print(f"             row {row_id}: {prediction}" + ("" if probability is None else f" (p={probability})"))
+        if len(r.get("predictions") or []) > 20:
+            print(f"             … {len(r['predictions']) - 20} more (use --json for all)")
+    return 0
