@@ -20,6 +20,8 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -82,8 +84,25 @@ def download(client: Any, name: str, version: str, dst: Path) -> Path:
     import mlflow.artifacts
 
     uri = client.get_model_version_download_uri(name, str(version))
-    path = mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(dst), tracking_uri=client.tracking_uri)
+    with _no_progress_bar():  # a tqdm bar per load would fill the task log
+        path = mlflow.artifacts.download_artifacts(
+            artifact_uri=uri, dst_path=str(dst), tracking_uri=client.tracking_uri
+        )
     return Path(path)
+
+
+@contextmanager
+def _no_progress_bar() -> Iterator[None]:
+    key = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    before = os.environ.get(key)
+    os.environ[key] = "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = before
 
 
 def seal(client: Any, name: str, version: str) -> str:

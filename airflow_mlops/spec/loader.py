@@ -10,6 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from airflow_mlops.spec import secrets
+from airflow_mlops.spec.consistency import consistency_findings
 from airflow_mlops.spec.errors import SpecError, SpecProblem
 from airflow_mlops.spec.policy import policy_findings
 from airflow_mlops.spec.schema import ModelSpec
@@ -113,6 +114,9 @@ def parse_spec(text: str, file: str = "<spec>", *, spec_path: str | Path | None 
             if not any(_field(loc).startswith(f) for f in reported):
                 problems.append(SpecProblem(file, _field(loc), _message(error), _line_for(lines, loc)))
         spec = None
+    else:
+        for loc, message in consistency_findings(spec):
+            problems.append(SpecProblem(file, _field(loc), message, _line_for(lines, loc)))
     for loc, message in policy_findings(data, spec_path):
         if _field(loc) not in {p.field for p in problems}:
             problems.append(SpecProblem(file, _field(loc), message, _line_for(lines, loc)))

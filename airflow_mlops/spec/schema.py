@@ -12,6 +12,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from airflow_mlops.spec.paths import check_relative
+from airflow_mlops.spec.schedule import ScheduleText
 
 NAME_PATTERN = r"^[a-z][a-z0-9_]{0,62}$"
 IDENTIFIER_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,62}$"
@@ -53,9 +54,9 @@ class ModelSection(Strict):
 class Schedule(Strict):
     """Cron expressions or presets for each DAG; null means manual/asset-triggered only."""
 
-    train: str | None = "@weekly"
-    score: str | None = "@hourly"
-    monitor: str | None = "@daily"
+    train: ScheduleText | None = "@weekly"
+    score: ScheduleText | None = "@hourly"
+    monitor: ScheduleText | None = "@daily"
 
 
 class Features(Strict):

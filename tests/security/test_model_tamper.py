@@ -116,7 +116,9 @@ def _evaluate(result: dict) -> dict:
 
 
 def _folder(hook, version: str) -> Path:
-    return Path(hook.get_conn().get_model_version_download_uri(MODEL, version).removeprefix("file://"))
+    from mlflow.utils.file_utils import local_file_uri_to_path
+
+    return Path(local_file_uri_to_path(hook.get_conn().get_model_version_download_uri(MODEL, version)))
 
 
 @contextlib.contextmanager
@@ -289,3 +291,24 @@ def test_servability_subprocess_gets_the_tracking_uri_from_the_environment(train
     uri = hook.tracking_uri
     assert servability.check_servable(f"models:/{MODEL}/{results[1]['model_version']}", uri, path).ok
     assert not any(uri in arg for arg in seen["argv"]) and seen["env"]["MLFLOW_TRACKING_URI"] == uri
+
+
+def test_no_other_code_deserializes_models():
+    """Convention: the only model loader is hooks/model_artifact.py; nothing sets MLflow's pickle switch."""
+    import re
+
+    from tests.conftest import PROJECT
+
+    banned = re.compile(
+        r"(\bmlflow\.[a-z_]+\.load_model|pyfunc\.load_model|pickle\.loads?\(|cloudpickle|joblib\.load|"
+        r"MLFLOW_ALLOW_PICKLE_DESERIALIZATION|skops\.io\.loads?\()"
+    )
+    offenders = [
+        f"{path.relative_to(PROJECT)}:{n}: {line.strip()}"
+        for path in sorted((PROJECT / "airflow_mlops").rglob("*.py"))
+        for n, line in enumerate(path.read_text().splitlines(), 1)
+        if banned.search(line) and path.name != "model_artifact.py"
+    ]
+    assert offenders == []
+    loader = (PROJECT / "airflow_mlops" / "hooks" / "model_artifact.py").read_text()
+    assert "skops.io.load(path, trusted=found)" in loader and "pickle.load" not in loader
