@@ -28,10 +28,6 @@ class Champion:
     tags: dict[str, str] = field(default_factory=dict)
 
     @property
-    def uri(self) -> str:
-        return f"models:/{self.name}/{self.version}"
-
-    @property
     def dataset_path(self) -> str | None:
         return self.tags.get("mlops.dataset_path")
 

@@ -26,10 +26,6 @@ class ModelRef:
     version: str
     run_id: str
 
-    @property
-    def uri(self) -> str:
-        return f"models:/{self.name}/{self.version}"
-
 
 def resolve_alias(client: Any, name: str, alias: str) -> ModelRef | None:
     """The version an alias points at now, or None when the alias (or the model) does not exist."""
