@@ -4,16 +4,19 @@ Scoring records, per (scores table, model, role, logical date), the model versio
 scored input dataset (path and sha256) in the ``mlops_score_runs`` table. Reproduce loads that exact
 version, re-scores that exact file (refusing when its digest changed) and compares every stored
 prediction and probability by row (relative tolerance 1e-9). Exit 0 when everything matches, else 1.
+
+The logical date may be typed in any ISO 8601 form or as ``latest``; a date that matches several recorded
+runs, or none, is answered with the candidate dates (``airflow-mlops runs MODEL`` lists them all).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-from datetime import datetime
 from pathlib import Path
+
+from airflow_mlops.cli.dates import logical_date
 
 TOLERANCE = {"rtol": 1e-9, "atol": 1e-12}
 
@@ -23,31 +26,24 @@ def register(sub: argparse._SubParsersAction) -> None:
         "reproduce",
         help="re-score a logical date with the recorded model version(s) and compare with stored scores",
         description=__doc__.split("\n\n", 1)[1],
+        epilog="examples:\n"
+        "  airflow-mlops reproduce ride_demand --logical-date latest\n"
+        "  airflow-mlops reproduce ride_demand --logical-date 2024-06-01\n"
+        "  airflow-mlops reproduce ride_demand --logical-date 2024-06-02T08:30:15   # a manual run's date\n"
+        "  airflow-mlops reproduce ride_demand --logical-date 2024-06-01T00:00+02:00 --spec dags/ride_demand.yaml",
     )
     p.add_argument("model", metavar="MODEL", help="model name (spec model.name)")
-    p.add_argument("--logical-date", required=True, help="logical date of the scoring run (ISO 8601; UTC if naive)")
+    p.add_argument(
+        "--logical-date",
+        required=True,
+        type=logical_date,
+        metavar="DATE",
+        help="logical date of the scoring run: ISO 8601 (UTC if naive; a date alone: that day's run) or 'latest'",
+    )
     p.add_argument("--spec", help="model spec (default: dags/MODEL.yaml of the project)")
     p.add_argument("--conn-id", help="scores database connection (default: the spec's scoring.destination.conn_id)")
     p.add_argument("--mlflow-conn-id", default="mlflow_default", help="MLflow connection (default: mlflow_default)")
     p.set_defaults(handler=run)
-
-
-def parse_date(text: str) -> datetime:
-    from airflow_mlops.scoring.table import utc
-
-    return utc(datetime.fromisoformat(text.strip()))
-
-
-def find_spec(model: str, explicit: str | None) -> Path:
-    if explicit:
-        return Path(explicit)
-    roots = [Path(os.environ["AIRFLOW_MLOPS_PROJECT"])] if os.environ.get("AIRFLOW_MLOPS_PROJECT") else []
-    roots += [Path.cwd(), Path(__file__).resolve().parents[2]]
-    for root in roots:
-        for suffix in (".yaml", ".yml"):
-            if (root / "dags" / f"{model}{suffix}").is_file():
-                return root / "dags" / f"{model}{suffix}"
-    raise SystemExit(f"no spec for {model!r} under {', '.join(str(r / 'dags') for r in roots)}; pass --spec")
 
 
 def compare(stored: list[tuple], recomputed: list[tuple]) -> tuple[int, int, list[str]]:
@@ -78,21 +74,14 @@ def compare(stored: list[tuple], recomputed: list[tuple]) -> tuple[int, int, lis
 
 
 def run(args: argparse.Namespace) -> int:
+    from airflow_mlops.cli._scores import open_scores, pick_date
     from airflow_mlops.datasets import file_digest
     from airflow_mlops.hooks.mlflow import MLflowHook
     from airflow_mlops.hooks.model_artifact import ModelArtifactError
-    from airflow_mlops.hooks.scores_db import ScoresDbHook
     from airflow_mlops.scoring.scorer import score_batches
-    from airflow_mlops.scoring.table import ScoresTable
-    from airflow_mlops.spec import load_spec
 
-    spec = load_spec(find_spec(args.model, args.spec))
-    if spec.model.name != args.model:
-        print(f"spec {args.spec} is for model {spec.model.name!r}, not {args.model!r}", file=sys.stderr)
-        return 1
-    logical_date = parse_date(args.logical_date)
-    table = ScoresTable(spec.scoring.destination.table, spec.features.entity, spec.features.timestamp)
-    db = ScoresDbHook(args.conn_id or spec.scoring.destination.conn_id)
+    spec, table, db = open_scores(args.model, args.spec, args.conn_id)
+    logical_date = pick_date(db, table, args.model, args.logical_date)
     runs = db.runs(table, args.model, logical_date)
     if not runs:
         print(f"no scores recorded for {args.model} at {logical_date.isoformat()} in {table.name}", file=sys.stderr)

@@ -5,6 +5,7 @@ dataset and sha256, rows, when it was scored and when a later run superseded it)
 scores database's run table. With ``--as-of T``, only the runs that were current at T. With ``--rows``,
 also the predictions of each run that are still kept (superseded rows live in ``<table>_superseded``
 until retention purges them; run records are never deleted). Exit 1 when no run scored that date.
+The date may be typed in any ISO 8601 form or as ``latest``; ``airflow-mlops runs MODEL`` lists the dates.
 """
 
 from __future__ import annotations
@@ -14,16 +15,28 @@ import json
 import sys
 from typing import Any
 
+from airflow_mlops.cli.dates import instant, logical_date
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "served",
         help="what was served for a logical date: current and superseded score runs",
         description=__doc__.split("\n\n", 1)[1],
+        epilog="examples:\n"
+        "  airflow-mlops served ride_demand --logical-date latest\n"
+        "  airflow-mlops served ride_demand --logical-date 2024-06-01 --as-of 2024-06-03T12:00Z\n"
+        "  airflow-mlops served ride_demand --logical-date 2024-06-01 --role champion --rows --json",
     )
     p.add_argument("model", metavar="MODEL", help="model name (spec model.name)")
-    p.add_argument("--logical-date", required=True, help="logical date of the scoring run (ISO 8601; UTC if naive)")
-    p.add_argument("--as-of", help="only the runs current at this instant (ISO 8601; UTC if naive)")
+    p.add_argument(
+        "--logical-date",
+        required=True,
+        type=logical_date,
+        metavar="DATE",
+        help="logical date of the scoring run: ISO 8601 (UTC if naive; a date alone: that day's run) or 'latest'",
+    )
+    p.add_argument("--as-of", type=instant, metavar="TIME", help="only the runs current at this instant (ISO 8601)")
     p.add_argument("--role", choices=("champion", "challenger"), help="only this role")
     p.add_argument("--rows", action="store_true", help="also print each run's stored predictions")
     p.add_argument("--spec", help="model spec (default: dags/MODEL.yaml of the project)")
@@ -37,19 +50,11 @@ def _text(value: Any) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from airflow_mlops.cli.reproduce import find_spec, parse_date
-    from airflow_mlops.hooks.scores_db import ScoresDbHook
-    from airflow_mlops.scoring.table import ScoresTable
-    from airflow_mlops.spec import load_spec
+    from airflow_mlops.cli._scores import open_scores, pick_date
 
-    spec = load_spec(find_spec(args.model, args.spec))
-    if spec.model.name != args.model:
-        print(f"spec {args.spec} is for model {spec.model.name!r}, not {args.model!r}", file=sys.stderr)
-        return 1
-    logical_date = parse_date(args.logical_date)
-    table = ScoresTable(spec.scoring.destination.table, spec.features.entity, spec.features.timestamp)
-    db = ScoresDbHook(args.conn_id or spec.scoring.destination.conn_id)
-    runs = db.served(table, args.model, logical_date, as_of=parse_date(args.as_of) if args.as_of else None)
+    _spec, table, db = open_scores(args.model, args.spec, args.conn_id)
+    logical_date = pick_date(db, table, args.model, args.logical_date)
+    runs = db.served(table, args.model, logical_date, as_of=args.as_of)
     runs = [r for r in runs if args.role in (None, r["role"])]
     if args.rows:
         for r in runs:
@@ -57,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(runs, default=_text))
         return 0 if runs else 1
-    when = f" as of {parse_date(args.as_of).isoformat()}" if args.as_of else ""
+    when = f" as of {args.as_of.isoformat()}" if args.as_of else ""
     if not runs:
         print(f"no score runs for {args.model} at {logical_date.isoformat()}{when} in {table.name}", file=sys.stderr)
         return 1

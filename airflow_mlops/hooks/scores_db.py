@@ -156,19 +156,28 @@ class ScoresDbHook(BaseHook):
         return sqlite_time(logical_date) if self.dialect == "sqlite" else utc(logical_date)
 
     def runs(
-        self, table: ScoresTable, model_name: str, logical_date: datetime, include_superseded: bool = False
+        self, table: ScoresTable, model_name: str, logical_date: datetime | None, include_superseded: bool = False
     ) -> list[dict[str, Any]]:
         """Run records of ``table`` for ``model_name`` at ``logical_date``: the current one per role (by role),
-        or with ``include_superseded`` every run, newest first. Reads first-layout run tables too."""
+        or with ``include_superseded`` every run, newest first. Reads first-layout run tables too.
+        ``logical_date=None``: the runs of every date, newest date first (``airflow-mlops runs``)."""
         from airflow_mlops.scoring.table import RUNS_COLUMNS, V1_RUNS_COLUMNS
 
-        where = "WHERE scores_table = ? AND model_name = ? AND logical_date = ?"
-        params = [table.name, model_name, self._date_param(logical_date)]
+        where = "WHERE scores_table = ? AND model_name = ?"
+        params = [table.name, model_name]
+        if logical_date is not None:
+            where += " AND logical_date = ?"
+            params.append(self._date_param(logical_date))
+        by_date = "" if logical_date is not None else "logical_date DESC, "
         try:
             columns = RUNS_COLUMNS
             rows = self.query(
                 f"SELECT {', '.join(columns)} FROM {{r}} {where}"
-                + (" ORDER BY scored_at DESC, role" if include_superseded else " AND is_current ORDER BY role"),
+                + (
+                    f" ORDER BY {by_date}scored_at DESC, role"
+                    if include_superseded
+                    else f" AND is_current ORDER BY {by_date}role"
+                ),
                 params,
                 r=table.runs_table,
             )
@@ -180,7 +189,7 @@ class ScoresDbHook(BaseHook):
                 raise
             columns = V1_RUNS_COLUMNS  # first layout, not migrated yet (no writer opened it): all current
             rows = self.query(
-                f"SELECT {', '.join(columns)} FROM {{r}} {where} ORDER BY role", params, r=table.runs_table
+                f"SELECT {', '.join(columns)} FROM {{r}} {where} ORDER BY {by_date}role", params, r=table.runs_table
             )
         found = [dict(zip(columns, row, strict=True)) for row in rows]
         for run in found:
