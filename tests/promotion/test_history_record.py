@@ -227,3 +227,23 @@ def _other_registry(history: AliasHistory) -> None:
             raise MlflowException(f"Registered Model with name={name} not found", error_code=RESOURCE_DOES_NOT_EXIST)
 
     AliasHistory(history.uri, client=Empty()).reconcile("ride_demand")
+
+
+def test_on_postgresql_a_killed_move_releases_its_lock_and_is_reconciled(store, pg, monkeypatch):
+    """The session-level advisory lock dies with the killed process; the next move does not wait for it."""
+    import time
+
+    client, uri = store
+    history_uri = pg.dsn.replace("postgresql://", "postgresql+psycopg://")
+    monkeypatch.setenv("AIRFLOW_MLOPS_HISTORY_URI", history_uri)  # the killed child inherits it
+    history = AliasHistory(history_uri, client=client)
+    known = len(history.events("ride_demand"))
+    v1, v2 = register("ride_demand", GOOD), register("ride_demand", GOOD)
+    _killed_move(uri, v1, "after")
+    assert rows(history)[known:] == [("promote", "pending", v1, None, None)]
+    started = time.monotonic()
+    assert history.move("ride_demand", "champion", v2, action="promote").applied
+    assert time.monotonic() - started < 10
+    changes = history.reconcile("ride_demand")
+    assert [(c["status"], c["version"]) for c in changes] == [("applied", v1)]
+    _matches_mlflow(history)
