@@ -61,7 +61,8 @@ def test_validate_task_in_airflow_dags_test(tmp_path):
 
     runs = {}
     for name, fraction in (("bad", 0.3), ("some", 0.05)):
-        features, _ = ride_demand(zones=5, days=3, defects=Defects(bad_hour_fraction=fraction))
+        features, labels = ride_demand(zones=5, days=3, defects=Defects(bad_hour_fraction=fraction))
+        features = features.merge(labels, on=["zone_id", "event_timestamp"])  # a training set has its label
         features.to_parquet(tmp_path / f"{name}.parquet", index=False)
         conf = json.dumps({"dataset": str(tmp_path / f"{name}.parquet"), "rows": len(features)})
         runs[name] = run_cli(["airflow", "dags", "test", "gx_gate", "-c", conf], env)
