@@ -11,7 +11,8 @@ import argparse
 import sys
 import time
 
-from airflow_mlops.spec import SpecError, SpecProblem, find_specs, load_spec
+from airflow_mlops.spec import ModelSpec, SpecError, SpecProblem, find_specs, load_spec
+from airflow_mlops.spec.yamlsafe import MAX_BYTES, decode, read_yaml
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -32,17 +33,34 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def check(path, *, deep: bool = True, fit: bool = True) -> tuple[object | None, list[SpecProblem]]:
-    """(the spec or None, every problem of the spec file at ``path``)."""
+def check(path, *, deep: bool = True, fit: bool = True) -> tuple[ModelSpec | None, list[SpecProblem]]:
+    """(the spec or None, every problem of the spec file at ``path``).
+
+    When the spec fits the schema but fails a load-time check (policy, columns), the deep checks still
+    run, without the smoke fit, so that every problem is reported at once.
+    """
     try:
-        spec = load_spec(path)
+        spec, problems = load_spec(path), []
     except SpecError as exc:
-        return None, list(exc.problems)
-    if not deep:
-        return spec, []
+        spec, problems = _schema_only(path), list(exc.problems)
+        fit = False
+    if not deep or spec is None:
+        return (None if problems else spec), problems
     from airflow_mlops.spec.deep import deep_problems
 
-    return spec, deep_problems(spec, path, fit=fit)
+    seen = {(p.file, p.field) for p in problems}
+    problems += [p for p in deep_problems(spec, path, fit=fit) if (p.file, p.field) not in seen]
+    return (None if problems else spec), problems
+
+
+def _schema_only(path) -> ModelSpec | None:
+    """The spec at ``path`` validated by the schema alone, or None."""
+    try:
+        with open(path, "rb") as handle:
+            data = read_yaml(decode(handle.read(MAX_BYTES + 1)))[0]
+        return ModelSpec.model_validate(data)
+    except Exception:
+        return None
 
 
 def run(args: argparse.Namespace) -> int:

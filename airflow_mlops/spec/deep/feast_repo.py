@@ -86,9 +86,11 @@ def _parse(repo: Path) -> FeastDefinitions:
     with _importable(repo):
         contents = parse_repo(repo)
     found = FeastDefinitions()
+    entity_keys = {e.name: [e.join_key] for e in contents.entities}
     for view in [*contents.feature_views, *contents.stream_feature_views, *contents.on_demand_feature_views]:
         found.views[view.name] = {f.name: _kind(f.dtype) for f in view.features}
-        found.join_keys[view.name] = list(getattr(view, "join_keys", None) or [])
+        names = getattr(view, "entities", None) or []  # join keys are filled in only when Feast applies
+        found.join_keys[view.name] = [k for name in names for k in entity_keys.get(name, [])]
     for service in contents.feature_services:
         found.services[service.name] = {
             (p.name_to_use() if hasattr(p, "name_to_use") else p.name, f.name)
