@@ -241,3 +241,20 @@ def test_check_data_counts_each_defect(tmp_path, capsys):
     assert len(pd.read_parquet(bad)) == 14
     code, out = _check_data(tmp_path, capsys, df, "--strict")
     assert code == 1
+
+
+def test_train_task_fails_without_retry_on_a_data_error(tmp_path, ride_spec):
+    """Null labels that bypassed the gate stop the train task with AirflowFailException (no retry)."""
+    from airflow.sdk.exceptions import AirflowFailException
+
+    from airflow_mlops.operators.train import MLflowTrainOperator
+
+    from .conftest import TaskInstance
+
+    df = rides()
+    df.loc[:299, "trips"] = np.nan
+    df.to_parquet(tmp_path / "train.parquet", index=False)
+    ti = TaskInstance({"validate": {"dataset": str(tmp_path / "train.parquet"), "digest": "0" * 64}})
+    op = MLflowTrainOperator(task_id="train", spec_path=str(RIDE_SPEC))
+    with pytest.raises(AirflowFailException, match="data error: label 'trips' has 300 nulls of 360 rows"):
+        op.execute({"ti": ti, "dag_run": None})
