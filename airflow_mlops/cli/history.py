@@ -6,7 +6,8 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from datetime import UTC, datetime, time
+
+from airflow_mlops.cli.dates import end_of_day_instant
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -15,10 +16,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="alias history of a model (promotions, rollbacks); which version served at a date",
         description="List every recorded alias move of MODEL. With --at, print the version the alias "
         "pointed to at that time (a date alone means the end of that day, UTC).",
+        epilog="examples:\n"
+        "  airflow-mlops history ride_demand\n"
+        "  airflow-mlops history ride_demand --at 2026-03-01\n"
+        "  airflow-mlops history ride_demand --alias challenger --json\n"
+        "  airflow-mlops history ride_demand --reconcile   # after a move made in the MLflow UI",
     )
     p.add_argument("model")
     p.add_argument("--alias", default="champion")
-    p.add_argument("--at", help="ISO date or datetime, e.g. 2026-03-01 or 2026-03-01T12:00+00:00")
+    p.add_argument(
+        "--at",
+        type=end_of_day_instant,
+        metavar="TIME",
+        help="ISO date or datetime, e.g. 2026-03-01 (end of that day, UTC) or 2026-03-01T12:00+00:00",
+    )
     p.add_argument(
         "--reconcile",
         action="store_true",
@@ -29,17 +40,6 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-def parse_when(text: str) -> datetime:
-    """An aware datetime from an ISO date (end of that day, UTC) or datetime (UTC when naive)."""
-    try:
-        if len(text) == 10:
-            return datetime.combine(datetime.fromisoformat(text).date(), time.max, tzinfo=UTC)
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise SystemExit(f"--at: not an ISO date or datetime: {text!r}") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
 def run(args: argparse.Namespace) -> int:
     from airflow_mlops.promotion.history import AliasHistory
 
@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
         return reconcile(args)
     history = AliasHistory()
     if args.at:
-        at = parse_when(args.at)
+        at = args.at
         row = history.serving_at(args.model, at, args.alias)
         if args.json:
             print(json.dumps({"model": args.model, "alias": args.alias, "at": at.isoformat(), "event": row}))

@@ -16,6 +16,7 @@ import sys
 FIRST = ("validate", "schema", "stub", "demo")
 PASSTHROUGH = ("demo",)  # its Airflow child processes keep the caller's logging (it reads their INFO lines)
 TRUE = ("1", "true", "yes")
+DEBUG_HELP = "show library logs and the traceback of an error (also AIRFLOW_MLOPS_DEBUG=1)"
 
 # Errors with a message meant for the user: ``(module, class)``, matched only once their module is imported.
 KNOWN_ERRORS = (
@@ -37,11 +38,31 @@ KNOWN_ERRORS = (
 )
 
 
+EXAMPLES = {  # for commands whose module has no epilog of its own
+    "validate": "examples:\n  airflow-mlops validate dags/\n  airflow-mlops validate dags/ride_demand.yaml --no-deep",
+    "schema": "examples:\n  airflow-mlops schema > spec.schema.json",
+    "stub": "examples:\n  airflow-mlops stub dags/",
+    "demo": "examples:\n  airflow-mlops demo\n  airflow-mlops demo --models ride_demand --no-drift",
+    "check-data": "examples:\n  airflow-mlops check-data dags/ride_demand.yaml data/rides.parquet\n"
+    "  airflow-mlops check-data dags/ride_demand.yaml rides.csv --purpose score --quarantine bad.parquet --strict",
+    "report": "examples:\n  airflow-mlops report ride_demand\n  airflow-mlops report ride_demand -n 5 --json",
+}
+
+
 class Parser(argparse.ArgumentParser):
     """An argument parser whose usage errors are one line on stderr (exit 2), pointing at ``--help``."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
         self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+    def format_help(self) -> str:
+        """Help with the description wrapped and the epilog (examples) kept line by line."""
+        epilog, self.epilog = self.epilog, None
+        try:
+            text = super().format_help()
+        finally:
+            self.epilog = epilog
+        return f"{text}\n{epilog}\n" if epilog else text
 
 
 def command_modules() -> list[str]:
@@ -72,13 +93,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--debug",
         action="store_true",
         default=os.environ.get("AIRFLOW_MLOPS_DEBUG", "").lower() in TRUE,
-        help="show library logs and the traceback of an error (also AIRFLOW_MLOPS_DEBUG=1)",
+        help=DEBUG_HELP,
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in command_modules():
         importlib.import_module(name).register(sub)
-    for command in sub.choices.values():  # examples in every epilog keep their line breaks
-        command.formatter_class = argparse.RawDescriptionHelpFormatter
+    for name, command in sub.choices.items():
+        command.epilog = command.epilog or EXAMPLES.get(name)
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP)
     return parser
 
 

@@ -17,6 +17,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="point the champion alias of MODEL at an earlier version",
         description="Re-point an alias (default champion) after checking the version exists and can be "
         "loaded and predict in a fresh process; the move is recorded in the alias history.",
+        epilog="examples:\n"
+        "  airflow-mlops rollback ride_demand --to-version 3 --reason 'v4 over-predicts weekends'\n"
+        "  airflow-mlops rollback ride_demand --to-version 2 --alias challenger --reason 'bad shadow'\n"
+        "  airflow-mlops history ride_demand   # the versions to choose from, and who moved what",
     )
     p.add_argument("model")
     p.add_argument("--to-version", required=True, type=int, metavar="N")
@@ -46,7 +50,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         check_request(args.alias, args.reason)  # before any connection or registry is touched
     except RollbackError as exc:
-        print(f"rollback refused: {exc}", file=sys.stderr)
+        print(f"rollback refused: {' '.join(str(exc).split())}", file=sys.stderr)  # one line
         return 2
     hook = MLflowHook(args.mlflow_conn_id)
     try:
@@ -61,10 +65,10 @@ def run(args: argparse.Namespace) -> int:
             sample=args.sample,
         )
     except RollbackError as exc:
-        print(f"rollback refused: {exc}", file=sys.stderr)
+        print(f"rollback refused: {' '.join(str(exc).split())}", file=sys.stderr)  # one line
         return 1
     except RollbackFailed as exc:
-        print(f"rollback failed: {exc}", file=sys.stderr)
+        print(f"rollback failed: {' '.join(str(exc).split())}", file=sys.stderr)  # one line
         return 1
     print(f"{args.model}@{args.alias}: {move.previous_version or '-'} → {args.to_version} ({move.status})")
     return 0 if move.status in ("applied", "unchanged") else 1
