@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -17,6 +19,25 @@ if TYPE_CHECKING:
 
 class ModelNotFound(LookupError):
     """No spec for the model, or a spec for another model."""
+
+
+class ScoresDbError(RuntimeError):
+    """The scores database cannot be opened or read; the message names the connection."""
+
+
+@contextmanager
+def reading(db: ScoresDbHook) -> Iterator[None]:
+    """Database errors of the block as :class:`ScoresDbError` naming ``db``'s connection id."""
+    import sqlite3
+
+    try:
+        yield
+    except Exception as exc:
+        psycopg = sys.modules.get("psycopg")  # imported by the hook only for a PostgreSQL connection
+        if not isinstance(exc, (sqlite3.Error, psycopg.Error) if psycopg else sqlite3.Error):
+            raise
+        detail = " ".join(str(exc).split())
+        raise ScoresDbError(f"scores database {db.scores_conn_id!r} ({db.dialect}): {detail}") from None
 
 
 def find_spec(model: str, explicit: str | None) -> Path:
@@ -60,7 +81,9 @@ def pick_date(db: ScoresDbHook, table: ScoresTable, model: str, wanted: LogicalD
     :class:`~airflow_mlops.cli.dates.DateNotRecorded` listing the candidates otherwise."""
     from airflow_mlops.cli.dates import resolve
 
-    recorded = [stored_time(r["logical_date"]) for r in db.runs(table, model, None, include_superseded=True)]
+    with reading(db):
+        runs = db.runs(table, model, None, include_superseded=True)
+    recorded = [stored_time(r["logical_date"]) for r in runs]
     when, note = resolve(wanted, recorded, f"{model} in {table.name}")
     if note:
         print(f"{model}: {note}", file=sys.stderr)

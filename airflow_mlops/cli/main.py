@@ -22,6 +22,7 @@ DEBUG_HELP = "show library logs and the traceback of an error (also AIRFLOW_MLOP
 KNOWN_ERRORS = (
     ("airflow_mlops.spec.errors", "SpecError"),
     ("airflow_mlops.cli._scores", "ModelNotFound"),
+    ("airflow_mlops.cli._scores", "ScoresDbError"),
     ("airflow_mlops.cli.dates", "DateNotRecorded"),
     ("airflow_mlops.hooks.connections", "ConnectionLookupError"),
     ("airflow_mlops.hooks.model_artifact", "ModelArtifactError"),

@@ -59,11 +59,12 @@ def select(runs: list[dict[str, Any]], args: argparse.Namespace) -> list[dict[st
 
 
 def run(args: argparse.Namespace) -> int:
-    from airflow_mlops.cli._scores import open_scores, stored_time
+    from airflow_mlops.cli._scores import open_scores, reading, stored_time
     from airflow_mlops.cli.dates import show
 
     _spec, table, db = open_scores(args.model, args.spec, args.conn_id)
-    runs = db.runs(table, args.model, None, include_superseded=True)
+    with reading(db):
+        runs = db.runs(table, args.model, None, include_superseded=True)
     for r in runs:
         r["when"] = stored_time(r["logical_date"])
     runs = select(runs, args)
