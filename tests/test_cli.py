@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 from .conftest import PROJECT, run_cli
 
@@ -25,7 +26,8 @@ def test_validate_bad_spec_names_file_and_both_fields(tmp_path):
     bad = tmp_path / "bad_spec.yaml"
     bad.write_text(text.replace("\ntraining:", "\ntrainig:").replace("max: 23", "max: abc"))
     (tmp_path / "good.yaml").write_text(text)
-    out = run_cli(["airflow-mlops", "validate", str(tmp_path)])
+    env = {**os.environ, "AIRFLOW_MLOPS_PROJECT": str(PROJECT)}  # the Feast repo and rule files the spec names
+    out = run_cli(["airflow-mlops", "validate", str(tmp_path)], env)
     assert out.returncode == 1
     problems = [line for line in out.stderr.splitlines() if line.startswith(str(bad))]
     assert any(": trainig: unknown field" in line for line in problems)

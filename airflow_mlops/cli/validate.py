@@ -78,8 +78,8 @@ def run(args: argparse.Namespace) -> int:
                 print(problem, file=sys.stderr)
         else:
             print(f"{path}: ok ({spec.model.name}, {spec.model.task}, DAGs {', '.join(spec.dag_ids.values())})")
-    if args.deep:
-        print(f"deep checks of {len(specs)} spec(s) in {time.monotonic() - started:.1f}s", file=sys.stderr)
+    mode = "deep" if args.deep else "load-time"
+    print(f"{len(specs)} spec(s), {mode} checks in {time.monotonic() - started:.1f}s")
     if failed:
         print(f"{failed} of {len(specs)} spec(s) invalid", file=sys.stderr)
     return 1 if failed else 0
