@@ -243,18 +243,6 @@ class Scoring(Strict):
     destination: Destination
     chunk_rows: int = Field(default=100_000, ge=1)
     shadow: bool = Field(default=False, description="Also score the challenger, with role=challenger.")
-
-
-RetrainTrigger = Literal["drift", "new_data", "metric_drop", "schedule", "code_change", "manual"]
-
-
-class Drift(Strict):
-    share_of_drifted_columns: float = Field(default=0.3, gt=0, le=1)
-    sample_rows: int = Field(default=100_000, ge=1000, description="Rows sampled per side for large inputs.")
-
-
-class Monitoring(Strict):
-    drift: Drift = Field(default_factory=Drift)
     min_rows_fraction: float = Field(
         default=0.5,
         ge=0,
@@ -268,6 +256,18 @@ class Monitoring(Strict):
     keep_superseded_days: int | None = Field(
         default=None, ge=1, description="Purge rows of runs superseded longer ago (null: no age limit)."
     )
+
+
+RetrainTrigger = Literal["drift", "new_data", "metric_drop", "schedule", "code_change", "manual"]
+
+
+class Drift(Strict):
+    share_of_drifted_columns: float = Field(default=0.3, gt=0, le=1)
+    sample_rows: int = Field(default=100_000, ge=1000, description="Rows sampled per side for large inputs.")
+
+
+class Monitoring(Strict):
+    drift: Drift = Field(default_factory=Drift)
     quality_rules: list[str] = Field(
         default_factory=list,
         description='Rules on live metrics, e.g. metrics["mae"] <= 6; failing one is a metric_drop.',
