@@ -28,9 +28,11 @@ class _XComLink(BaseOperatorLink):
             context["ti"].xcom_push(key=cls.key, value=url)
 
     def get_link(self, operator: BaseOperator, *, ti_key: TaskInstanceKey) -> str:
-        from airflow.sdk.execution_time.xcom import XCom
+        # ``airflow.sdk.BaseXCom`` is the task SDK's public XCom class; a URL is a short string, which every
+        # XCom backend stores inline, so the base class reads it back as written.
+        from airflow.sdk import BaseXCom
 
-        return XCom.get_value(key=self.key, ti_key=ti_key) or ""
+        return BaseXCom.get_value(key=self.key, ti_key=ti_key) or ""
 
 
 class MLflowRunLink(_XComLink):

@@ -53,6 +53,8 @@ def get_provider_info() -> dict[str, Any]:
         ],
         "connection-types": [
             {"hook-class-name": "airflow_mlops.hooks.mlflow.MLflowHook", "connection-type": "mlflow"},
+            {"hook-class-name": "airflow_mlops.hooks.scores_db.ScoresDbHook", "connection-type": "scores_db"},
+            {"hook-class-name": "airflow_mlops.hooks.feast.FeastHook", "connection-type": "feast"},
         ],
         "extra-links": [
             "airflow_mlops.links.MLflowRunLink",

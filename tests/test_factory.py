@@ -43,6 +43,8 @@ def test_train_dag_shape_and_metadata():
         "promote",
         "if_promoted",
         "refresh_scores",
+        "trigger_requests",
+        "trigger_actions",
     ]
     assert {"airflow-mlops", "train", "marketplace", "UberX", "regression"} <= set(train.tags)
     assert train.default_args["owner"] == "marketplace"

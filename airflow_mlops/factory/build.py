@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.providers.standard.operators.python import ShortCircuitOperator
+from airflow.providers.standard.operators.python import PythonOperator, ShortCircuitOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
 from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
 
@@ -18,7 +18,7 @@ from airflow_mlops.factory.docs import render_doc
 from airflow_mlops.monitoring.assets import new_data_asset
 from airflow_mlops.operators.evaluate import EvaluateOperator
 from airflow_mlops.operators.features import FeastMaterializeOperator
-from airflow_mlops.operators.promotion import PromotionGateOperator, RollbackOperator
+from airflow_mlops.operators.promotion import PromotionGateOperator, RollbackOperator, trigger_requests
 from airflow_mlops.operators.report import EvidentlyReportOperator
 from airflow_mlops.operators.retrain import NewDataSignalOperator, RetrainDecisionOperator
 from airflow_mlops.operators.score import BatchScoreOperator
@@ -59,17 +59,20 @@ def train_schedule(spec: ModelSpec) -> Any:
     return AssetOrTimeSchedule(timetable=CronTriggerTimetable(cron, timezone="UTC"), assets=asset)
 
 
-def was_promoted(ti: Any) -> bool:
+def was_promoted(promoted: Any) -> bool:
     """True when the gate moved ``champion``: the deployment steps after it run only then."""
-    decision = ti.xcom_pull(task_ids="promote") or {}
-    return bool(decision.get("promoted"))
+    return bool(promoted)
 
 
 def build_train_dag(spec: ModelSpec, spec_path: str) -> DAG:
-    """materialize → validate → train → evaluate → promote → if_promoted → refresh_scores.
+    """materialize → validate → train → evaluate → promote → if_promoted → refresh_scores; promote → trigger_requests
+    → trigger_actions.
 
+    Each operator's inputs are the outputs of the one before (XComArgs: ``validate.output["dataset"]``).
     ``refresh_scores`` (a deployment step) re-runs the score DAG at once so the new champion's predictions
     land without waiting for the next scoring slot; it is skipped when nothing was promoted.
+    ``trigger_actions`` starts the DAGs the promotion rules' ``trigger_dag`` actions asked for (one mapped
+    ``TriggerDagRunOperator`` per request; skipped when there is none).
     """
     params = {
         "reason": Param("schedule", enum=TRIGGER_REASONS, description="Why this training run starts."),
@@ -78,18 +81,40 @@ def build_train_dag(spec: ModelSpec, spec_path: str) -> DAG:
     with _dag(spec, "train", spec_path, train_schedule(spec), params=params) as dag:
         common = {"spec_path": spec_path}
         materialize = FeastMaterializeOperator(task_id="materialize", purpose="train", **common)
-        validate = GXValidateOperator(task_id="validate", purpose="train", **common)
-        train = MLflowTrainOperator(task_id="train", **common)
-        evaluate = EvaluateOperator(task_id="evaluate", **common)
-        promote = PromotionGateOperator(task_id="promote", **common)
-        if_promoted = ShortCircuitOperator(task_id="if_promoted", python_callable=was_promoted)
+        validate = GXValidateOperator(
+            task_id="validate",
+            purpose="train",
+            dataset=materialize.output["dataset"],
+            digest=materialize.output["digest"],
+            **common,
+        )
+        train = MLflowTrainOperator(
+            task_id="train", dataset=validate.output["dataset"], digest=validate.output["digest"], **common
+        )
+        evaluate = EvaluateOperator(
+            task_id="evaluate",
+            dataset=train.output["dataset"],
+            model_version=train.output["model_version"],
+            run_id=train.output["run_id"],
+            **common,
+        )
+        promote = PromotionGateOperator(
+            task_id="promote", evaluation=evaluate.output, sample=validate.output["dataset"], **common
+        )
+        if_promoted = ShortCircuitOperator(
+            task_id="if_promoted", python_callable=was_promoted, op_kwargs={"promoted": promote.output["promoted"]}
+        )
         refresh_scores = TriggerDagRunOperator(
             task_id="refresh_scores",
             trigger_dag_id=spec.dag_ids["score"],
-            conf={"reason": "promotion", "version": "{{ ti.xcom_pull(task_ids='promote')['version'] }}"},
+            conf={"reason": "promotion", "version": promote.output["version"]},
             retries=0,
         )
-        materialize >> validate >> train >> evaluate >> promote >> if_promoted >> refresh_scores
+        if_promoted >> refresh_scores
+        requests = PythonOperator(
+            task_id="trigger_requests", python_callable=trigger_requests, op_args=[promote.output["triggers"]]
+        )
+        TriggerDagRunOperator.partial(task_id="trigger_actions", retries=0).expand_kwargs(requests.output)
     return dag
 
 
@@ -98,9 +123,20 @@ def build_score_dag(spec: ModelSpec, spec_path: str) -> DAG:
     with _dag(spec, "score", spec_path, spec.schedule.score) as dag:
         common = {"spec_path": spec_path}
         materialize = FeastMaterializeOperator(task_id="materialize", purpose="score", **common)
-        validate = GXValidateOperator(task_id="validate", purpose="score", **common)
-        score = BatchScoreOperator(task_id="score", **common)
-        materialize >> validate >> score
+        validate = GXValidateOperator(
+            task_id="validate",
+            purpose="score",
+            dataset=materialize.output["dataset"],
+            digest=materialize.output["digest"],
+            **common,
+        )
+        BatchScoreOperator(
+            task_id="score",
+            dataset=validate.output["dataset"],
+            digest=validate.output["digest"],
+            scores_conn_id=spec.scoring.destination.conn_id,
+            **common,
+        )
         if "new_data" in spec.monitoring.retrain_on:  # independent of scoring: new labels are news either way
             NewDataSignalOperator(task_id="signal_new_data", outlets=[new_data_asset(spec.model.name)], **common)
     return dag
@@ -111,17 +147,13 @@ def build_monitor_dag(spec: ModelSpec, spec_path: str) -> DAG:
     with _dag(spec, "monitor", spec_path, spec.schedule.monitor) as dag:
         common = {"spec_path": spec_path}
         report = EvidentlyReportOperator(task_id="report", **common)
-        decide = RetrainDecisionOperator(task_id="decide_retrain", **common)
-        trigger = TriggerDagRunOperator(
+        decide = RetrainDecisionOperator(task_id="decide_retrain", report=report.output, **common)
+        TriggerDagRunOperator(
             task_id="trigger_train",
             trigger_dag_id=spec.dag_ids["train"],
-            conf={
-                "reason": "{{ ti.xcom_pull(task_ids='decide_retrain')['reason'] }}",
-                "note": "{{ ti.xcom_pull(task_ids='decide_retrain')['note'] }}",
-            },
+            conf={"reason": decide.output["reason"], "note": decide.output["note"]},
             retries=0,
         )
-        report >> decide >> trigger
     return dag
 
 
@@ -132,7 +164,13 @@ def build_rollback_dag(spec: ModelSpec, spec_path: str) -> DAG:
         "reason": Param("manual rollback", type="string", minLength=1, description="Why (recorded in history)."),
     }
     with _dag(spec, "rollback", spec_path, None, params=params) as dag:
-        RollbackOperator(task_id="rollback", spec_path=spec_path, retries=0)
+        RollbackOperator(
+            task_id="rollback",
+            spec_path=spec_path,
+            version="{{ params.version }}",
+            reason="{{ params.reason }}",
+            retries=0,
+        )
     return dag
 
 

@@ -1,8 +1,9 @@
 """Feast hook: one FeatureStore for a feature repo, with change-aware apply, materialize and retrieval.
 
 The repo's ``feature_store.yaml`` (or the file named by ``$FEAST_FS_YAML_FILE_PATH``, Feast's own
-variable) is read by Feast, which expands ``${VAR}``; the hook sets ``AIRFLOW_MLOPS_HOME`` to the MLOps
-home first when it is unset, so the embedded registry, online store and data follow the MLOps home.
+variable) is read by Feast, which expands ``${VAR}``; while Feast reads the config and the definitions the
+hook provides ``AIRFLOW_MLOPS_HOME`` (the MLOps home) when it is unset, so the embedded registry, online store
+and data follow the MLOps home; the process environment is left as it was.
 With a PostgreSQL offline store the repo is loaded with ``AIRFLOW_MLOPS_FEATURE_SOURCE=postgres`` (unless
 set), so it defines its sources as tables: choosing the config file is all it takes.
 Feast itself is imported only when a method runs.
@@ -45,21 +46,64 @@ ROW_COLUMN = "__mlops_row"
 class FeastHook(BaseHook):
     """Wraps :class:`feast.FeatureStore` for the feature repo at ``repo_path``.
 
-    :param repo_path: folder with ``feature_store.yaml`` and the Python definitions.
+    :param repo_path: folder with ``feature_store.yaml`` and the Python definitions; when not given, the
+        ``host`` of connection ``feast_conn_id`` (type ``feast``; extra ``fs_yaml_file``).
     :param fs_yaml_file: another config file (e.g. ``feature_store.postgres.yaml``); default
         ``$FEAST_FS_YAML_FILE_PATH``, else ``<repo_path>/feature_store.yaml``.
+    :param feast_conn_id: connection naming the repo, used only when ``repo_path`` is not given.
     """
 
+    conn_name_attr = "feast_conn_id"
+    default_conn_name = "feast_default"
+    conn_type = "feast"
     hook_name = "Feast"
 
-    def __init__(self, repo_path: str | Path, fs_yaml_file: str | Path | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        repo_path: str | Path | None = None,
+        fs_yaml_file: str | Path | None = None,
+        *,
+        feast_conn_id: str = default_conn_name,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
+        self.feast_conn_id = feast_conn_id
+        if repo_path is None:  # a connection names the repo (the UI's "Test" button builds the hook this way)
+            conn = self.get_connection(feast_conn_id)
+            repo_path, fs_yaml_file = conn.host or "", fs_yaml_file or conn.extra_dejson.get("fs_yaml_file")
         self.repo_path = Path(repo_path).resolve()
         if not (self.repo_path / "feature_store.yaml").exists() and fs_yaml_file is None:
             raise FileNotFoundError(f"no Feast repo at {self.repo_path} (feature_store.yaml missing)")
         raw = fs_yaml_file or os.environ.get(FS_YAML_ENV) or "feature_store.yaml"
         self.fs_yaml_file = (self.repo_path / raw).resolve()
-        os.environ.setdefault("AIRFLOW_MLOPS_HOME", str(settings.mlops_home()))
+
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form: the repo folder as host, the config file in extra."""
+        return {
+            "hidden_fields": ["schema", "login", "password", "port"],
+            "relabeling": {"host": "Feature repo folder"},
+            "placeholders": {
+                "host": "/opt/airflow/feature_repo",
+                "extra": '{"fs_yaml_file": "feature_store.postgres.yaml"}',
+            },
+        }
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Load the repo's config and list its feature views from the registry."""
+        try:
+            views = self.store.list_feature_views()
+        except Exception as exc:
+            from airflow_mlops.redact import redact_text
+
+            return False, f"Feast repo {self.repo_path}: {type(exc).__name__}: {redact_text(str(exc))}"
+        return True, f"Feast project {self.store.config.project} at {self.repo_path}: {len(views)} feature views"
+
+    @contextmanager
+    def _home_env(self) -> Iterator[None]:
+        """``AIRFLOW_MLOPS_HOME`` while Feast expands the config or the definitions run, when it is unset."""
+        with _env({"AIRFLOW_MLOPS_HOME": os.environ.get("AIRFLOW_MLOPS_HOME") or str(settings.mlops_home())}):
+            yield
 
     @cached_property
     def store(self) -> FeatureStore:
@@ -70,7 +114,8 @@ class FeastHook(BaseHook):
 
         # Feast logs "Registry cache expired" at INFO on every registry read: dozens of lines per task log.
         logging.getLogger("feast.infra.registry.registry").setLevel(logging.WARNING)
-        store = FeatureStore(repo_path=str(self.repo_path), fs_yaml_file=self.fs_yaml_file)
+        with self._home_env():
+            store = FeatureStore(repo_path=str(self.repo_path), fs_yaml_file=self.fs_yaml_file)
         for path in (self._local_registry_path(store), getattr(store.config.online_store, "path", None)):
             if path and "://" not in str(path):
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -112,6 +157,7 @@ class FeastHook(BaseHook):
     def _definition_env(self) -> dict[str, str]:
         """The variables the definitions read; the source kind follows the offline store unless set."""
         env = {name: os.environ.get(name, "") for name in DEFINITION_ENV}
+        env["AIRFLOW_MLOPS_HOME"] = env["AIRFLOW_MLOPS_HOME"] or str(settings.mlops_home())
         offline_type = getattr(self.store.config.offline_store, "type", "")
         env[SOURCE_ENV] = env[SOURCE_ENV] or TABLE_SOURCE_STORES.get(offline_type, "file")
         return env
@@ -179,16 +225,9 @@ class FeastHook(BaseHook):
 
     def _load_definitions(self) -> Iterator[Any]:
         """Every module-level object of the repo's Python files, loaded fresh (no sys.modules cache)."""
-        source_kind = self._definition_env()[SOURCE_ENV]
-        previous = os.environ.get(SOURCE_ENV)
-        os.environ[SOURCE_ENV] = source_kind
-        try:
+        env = self._definition_env()
+        with _env({"AIRFLOW_MLOPS_HOME": env["AIRFLOW_MLOPS_HOME"], SOURCE_ENV: env[SOURCE_ENV]}):
             objects = list(self._import_repo_files())
-        finally:
-            if previous is None:
-                os.environ.pop(SOURCE_ENV, None)
-            else:
-                os.environ[SOURCE_ENV] = previous
         yield from objects
 
     def _import_repo_files(self) -> Iterator[Any]:
@@ -255,7 +294,10 @@ class FeastHook(BaseHook):
         """Rows of a feature view's batch source with an event timestamp in ``[start, end]``."""
         view = self.store.get_feature_view(feature_view)
         source = view.batch_source
-        job = self.store._get_provider().offline_store.pull_all_from_table_or_query(
+        from feast.infra.offline_stores.offline_utils import get_offline_store_from_config
+
+        offline_store = get_offline_store_from_config(self.store.config.offline_store)  # as Feast's provider does
+        job = offline_store.pull_all_from_table_or_query(
             config=self.store.config,
             data_source=source,
             join_key_columns=view.join_keys,
@@ -328,6 +370,21 @@ class FeastHook(BaseHook):
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@contextmanager
+def _env(values: dict[str, str]) -> Iterator[None]:
+    """``values`` in ``os.environ`` for the duration, then the environment as it was."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _repo_fields() -> dict[str, tuple[type, ...]]:

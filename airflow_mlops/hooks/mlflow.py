@@ -35,6 +35,29 @@ class MLflowHook(BaseHook):
         super().__init__(**kwargs)
         self.mlflow_conn_id = mlflow_conn_id
 
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form: the tracking URI as host, credentials as login/password."""
+        return {
+            "hidden_fields": ["schema", "port"],
+            "relabeling": {"host": "Tracking URI", "login": "Username", "password": "Password"},
+            "placeholders": {
+                "host": "http://mlflow:5000 or sqlite:////data/mlflow.db",
+                "login": "MLFLOW_TRACKING_USERNAME (optional)",
+                "extra": '{"artifact_root": "s3://bucket/mlflow"}',
+            },
+        }
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Ask the tracking server (or store) for one experiment."""
+        from airflow_mlops.redact import redact_text
+
+        try:
+            self.get_conn().search_experiments(max_results=1)
+        except Exception as exc:
+            return False, f"MLflow at {self.redacted_uri}: {type(exc).__name__}: {redact_text(str(exc))[:500]}"
+        return True, f"MLflow at {self.redacted_uri} answered"
+
     @cached_property
     def _settings(self) -> dict[str, Any]:
         """Tracking URI and credentials: the connection, else ``MLFLOW_TRACKING_URI``, else the embedded store.

@@ -6,6 +6,8 @@ Connection types:
   ``AIRFLOW_CONN_SCORES_DB='{"conn_type": "sqlite", "host": "/abs/path/scores.db"}'``.
 - ``postgres``: host/port/login/password/schema (database) as usual, opened through the postgres
   provider's ``PostgresHook`` (psycopg 3); bulk writes use binary ``COPY``.
+- ``scores_db`` (this provider's own type, in the connection form): extra ``{"dialect": "sqlite"}`` with the
+  file path as host, or ``{"dialect": "postgres"}`` (the default) with the PostgreSQL fields.
 
 Without the connection ``scores_db`` (defined by no secrets backend) the embedded default is
 ``$AIRFLOW_MLOPS_HOME/scores.db`` (SQLite), unless remote stores are configured or
@@ -47,6 +49,34 @@ class ScoresDbHook(BaseHook):
         super().__init__(**kwargs)
         self.scores_conn_id = scores_conn_id
 
+    @classmethod
+    def get_ui_field_behaviour(cls) -> dict[str, Any]:
+        """The connection form: PostgreSQL fields, or a SQLite file path as host with ``dialect: sqlite``."""
+        return {
+            "hidden_fields": [],
+            "relabeling": {"host": "Host (PostgreSQL) or database file (SQLite)", "schema": "Database"},
+            "placeholders": {
+                "host": "postgres.internal or /data/scores.db",
+                "schema": "scores",
+                "port": "5432",
+                "extra": '{"dialect": "postgres"}',
+            },
+        }
+
+    def test_connection(self) -> tuple[bool, str]:
+        """Open a connection and run ``SELECT 1``."""
+        from airflow_mlops.redact import redact_text
+
+        try:
+            conn = self.get_conn()
+            try:
+                conn.cursor().execute("SELECT 1")
+            finally:
+                conn.close()
+        except Exception as exc:
+            return False, f"scores database {self.scores_conn_id!r}: {type(exc).__name__}: {redact_text(str(exc))}"
+        return True, f"scores database {self.scores_conn_id!r} ({self.dialect}) answered"
+
     @cached_property
     def _target(self) -> tuple[str, Any]:
         """``("sqlite", path)`` or ``("postgres", PostgresHook)``."""
@@ -61,6 +91,8 @@ class ScoresDbHook(BaseHook):
             self.log.info("scores database: embedded SQLite %s", path)
             return "sqlite", path
         kind = (conn.conn_type or "").lower()
+        if kind == self.conn_type:  # our own type: the dialect is in extra
+            kind = str(conn.extra_dejson.get("dialect") or "postgres").lower()
         if kind == "sqlite":
             path = conn.host or conn.schema
             if not path:

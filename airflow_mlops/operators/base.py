@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from airflow.sdk import BaseOperator
 
+from airflow_mlops.hooks.mlflow import MLflowHook
 from airflow_mlops.spec import ModelSpec, load_spec
 
 
@@ -22,6 +24,7 @@ class SpecOperator(BaseOperator):
     ui_color = "#e8f0fe"
 
     def __init__(self, *, spec_path: str, **kwargs: Any) -> None:
+        kwargs.setdefault("multiple_outputs", True)  # each result key is an XCom: ``task.output["dataset"]``
         super().__init__(**kwargs)
         self.spec_path = spec_path
         self._spec: ModelSpec | None = None
@@ -52,11 +55,37 @@ def project_path(spec_path: str | Path, relative: str) -> Path:
     return roots[0] / path
 
 
-def upstream(context: Any, task_id: str) -> dict[str, Any]:
-    """The XCom return value of an upstream task of this DAG run; a clear error when it is missing."""
-    value = context["ti"].xcom_pull(task_ids=task_id)
-    if not isinstance(value, dict):
-        raise ValueError(f"upstream task {task_id!r} returned no result (got {value!r})")
+class MLflowSpecOperator(SpecOperator):
+    """A stage operator that talks to MLflow: owns ``mlflow_conn_id`` and builds the hook once.
+
+    Modelled on the amazon provider's ``AwsBaseHookMixin``: ``mlflow_conn_id`` is templated and defaults to
+    :attr:`MLflowHook.default_conn_name`; subclasses list their own templated fields with
+    :func:`mlflow_template_fields` and use :attr:`hook` in ``execute``.
+
+    :param mlflow_conn_id: connection of the MLflow tracking server / registry (templated).
+    """
+
+    template_fields: tuple[str, ...] = (*SpecOperator.template_fields, "mlflow_conn_id")
+
+    def __init__(self, *, mlflow_conn_id: str = MLflowHook.default_conn_name, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.mlflow_conn_id = mlflow_conn_id
+
+    @cached_property
+    def hook(self) -> MLflowHook:
+        """The MLflow hook of :attr:`mlflow_conn_id` (built after templates are rendered)."""
+        return MLflowHook(mlflow_conn_id=self.mlflow_conn_id)
+
+
+def mlflow_template_fields(*fields: str) -> tuple[str, ...]:
+    """``spec_path``, ``mlflow_conn_id`` and ``fields``: the template fields of an MLflow stage operator."""
+    return tuple(dict.fromkeys((*MLflowSpecOperator.template_fields, *fields)))
+
+
+def required(value: Any, name: str) -> Any:
+    """``value`` of the rendered input ``name``; a clear error when whoever built the DAG wired nothing."""
+    if value is None or value == "" or value == "None":
+        raise ValueError(f"input {name!r} is empty: wire it from the producing task, e.g. task.output[{name!r}]")
     return value
 
 

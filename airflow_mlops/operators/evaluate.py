@@ -7,12 +7,12 @@ from typing import Any
 
 from airflow_mlops.hooks.mlflow import MLflowHook
 from airflow_mlops.links import MLflowRunLink, ReportLink
-from airflow_mlops.operators.base import SpecOperator, upstream
+from airflow_mlops.operators.base import MLflowSpecOperator, mlflow_template_fields, required
 
 CHAMPION = "champion"
 
 
-class EvaluateOperator(SpecOperator):
+class EvaluateOperator(MLflowSpecOperator):
     """Score challenger and champion on the most recent window of this run's dataset.
 
     The window is the training holdout (the most recent ``training.holdout.fraction`` by
@@ -21,16 +21,23 @@ class EvaluateOperator(SpecOperator):
     an HTML + JSON report under ``reports/<model>/evaluation/`` and into both runs' artifacts, and
     returns the fresh-window metrics the promotion rules read.
 
-    :param mlflow_conn_id: connection of the MLflow tracking server / registry.
+    :param dataset: parquet path the challenger was trained on (templated; ``train.output["dataset"]``).
+    :param model_version: the challenger's registered version (templated; ``train.output["model_version"]``).
+    :param run_id: the challenger's MLflow run (templated; ``train.output["run_id"]``).
+    :param mlflow_conn_id: connection of the MLflow tracking server / registry (templated).
+    :return: ``challenger``, ``champion``, ``window``, ``better``, ``primary_metric``, ``report_html``,
+        ``report_json`` (the ``evaluation`` input of the promotion gate).
     """
 
-    template_fields = (*SpecOperator.template_fields, "mlflow_conn_id")
+    template_fields = mlflow_template_fields("dataset", "model_version", "run_id")
     operator_extra_links = (MLflowRunLink(), ReportLink())
     ui_color = "#fff4d6"
 
-    def __init__(self, *, mlflow_conn_id: str = MLflowHook.default_conn_name, **kwargs: Any) -> None:
+    def __init__(self, *, dataset: str, model_version: str, run_id: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.mlflow_conn_id = mlflow_conn_id
+        self.dataset = dataset
+        self.model_version = model_version
+        self.run_id = run_id
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow_mlops.training.fit import thread_limit
@@ -50,15 +57,15 @@ class EvaluateOperator(SpecOperator):
 
         spec = self.spec
         name = spec.model.name
-        trained = upstream(context, "train")
-        dataset = trained.get("dataset") or upstream(context, "validate")["dataset"]
+        dataset = required(self.dataset, "dataset")
         started = time.perf_counter()
         frame = pd.read_parquet(dataset)
         _, fresh, window = fresh_window_split(frame, spec.training.holdout.by, spec.training.holdout.fraction)
         self.log.info("fresh window of %s: %s..%s, %d rows", dataset, window.start, window.end, window.rows)
 
-        hook = MLflowHook(mlflow_conn_id=self.mlflow_conn_id)
-        challenger = self._score(hook, str(trained["model_version"]), trained["run_id"], fresh)
+        hook = self.hook
+        version, run_id = str(required(self.model_version, "model_version")), required(self.run_id, "run_id")
+        challenger = self._score(hook, version, run_id, fresh)
         current = hook.version_by_alias(name, CHAMPION)
         champion = self._score(hook, str(current.version), current.run_id, fresh) if current is not None else None
         order = [PRIMARY_METRIC[spec.model.task], *metric_names(spec)]

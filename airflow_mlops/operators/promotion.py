@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from airflow_mlops.operators.base import SpecOperator, upstream
+from airflow_mlops.operators.base import MLflowSpecOperator, mlflow_template_fields, required
 
 
 def _who(context: Any) -> str:
@@ -19,84 +19,102 @@ def _who(context: Any) -> str:
     return f"airflow:{getattr(run_type, 'value', run_type) or 'unknown'}"
 
 
-def _trigger_dag(dag_id: str, conf: dict) -> str:
-    """Trigger a DAG run from inside a running task (the task SDK's supervisor channel, as TriggerDagRunOperator)."""
-    from datetime import UTC, datetime
+class TriggerRequests:
+    """Collects the gate's ``trigger_dag`` actions; a downstream ``TriggerDagRunOperator`` starts them.
 
-    from airflow.sdk.execution_time.comms import ErrorResponse, TriggerDagRun
-    from airflow.sdk.execution_time.task_runner import SUPERVISOR_COMMS
-
-    run_id = f"mlops_promotion__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}"
-    reply = SUPERVISOR_COMMS.send(TriggerDagRun(dag_id=dag_id, run_id=run_id, conf=conf, logical_date=None))
-    if isinstance(reply, ErrorResponse):
-        raise RuntimeError(f"cannot trigger {dag_id}: {reply.error} {reply.detail}")
-    return run_id
-
-
-class PromotionGateOperator(SpecOperator):
-    """Apply the spec's selection and action rules to the challenger and registered versions.
-
-    Reads ``evaluate`` (fresh-window metrics) and ``validate`` (a sample of real input for the servability
-    check) from XCom. Returns ``{"promoted": bool, "version": str | None, "decision": {...}}``.
-
-    :param mlflow_conn_id: MLflow connection (see :class:`airflow_mlops.hooks.mlflow.MLflowHook`).
+    Each request is the keyword arguments of one ``TriggerDagRunOperator`` (``trigger_dag_id``,
+    ``trigger_run_id``, ``conf``), so the DAG maps one over the list: ``.expand_kwargs(...)``. The run id is
+    chosen here, so the decision records the id the triggered run will have.
     """
 
-    template_fields = ("spec_path", "mlflow_conn_id")
+    def __init__(self) -> None:
+        self.requests: list[dict[str, Any]] = []
+
+    def __call__(self, dag_id: str, conf: dict) -> str:
+        from datetime import UTC, datetime
+
+        run_id = f"mlops_promotion__{datetime.now(UTC).strftime('%Y%m%dT%H%M%S%f')}_{len(self.requests)}"
+        self.requests.append({"trigger_dag_id": dag_id, "trigger_run_id": run_id, "conf": conf})
+        return run_id
+
+
+def trigger_requests(triggers: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """The gate's ``triggers`` result as a list to map a ``TriggerDagRunOperator`` over (empty: it is skipped)."""
+    return list(triggers or [])
+
+
+class PromotionGateOperator(MLflowSpecOperator):
+    """Apply the spec's selection and action rules to the challenger and registered versions.
+
+    ``trigger_dag`` actions are not started here: they are returned under ``triggers`` for a downstream
+    ``TriggerDagRunOperator`` (the factory maps one over them).
+
+    :param evaluation: the evaluate task's result, fresh-window metrics (templated; ``evaluate.output``).
+    :param sample: parquet path of real input for the servability check (templated; optional).
+    :param mlflow_conn_id: MLflow connection (templated; see :class:`airflow_mlops.hooks.mlflow.MLflowHook`).
+    :return: ``promoted`` (bool), ``version`` (str or None), ``decision`` (dict), ``triggers`` (list of
+        ``TriggerDagRunOperator`` keyword arguments).
+    """
+
+    template_fields = mlflow_template_fields("evaluation", "sample")
     ui_color = "#fde8c8"
 
-    def __init__(self, *, mlflow_conn_id: str = "mlflow_default", **kwargs: Any) -> None:
+    def __init__(self, *, evaluation: dict[str, Any], sample: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.mlflow_conn_id = mlflow_conn_id
+        self.evaluation = evaluation
+        self.sample = sample
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_mlops.hooks.mlflow import MLflowHook
         from airflow_mlops.promotion.gate import GateContext, run_gate
         from airflow_mlops.promotion.history import AliasHistory
         from airflow_mlops.promotion.rulesets import rules_for
 
         spec = self.spec
-        evaluation = upstream(context, "evaluate")
-        try:
-            sample = upstream(context, "validate").get("dataset")
-        except ValueError:
-            sample = None
-        hook = MLflowHook(self.mlflow_conn_id)
+        evaluation = required(self.evaluation, "evaluation")
+        if not isinstance(evaluation, dict):
+            raise ValueError(f"input 'evaluation' must be the evaluate task's result (a dict), got {evaluation!r}")
+        triggers = TriggerRequests()
+        hook = self.hook
         client = hook.get_conn()
         rules = rules_for(spec, self.project_path)
         ctx = GateContext(
             client=client,
             tracking_uri=hook.tracking_uri,
             history=AliasHistory(client=client),
-            sample=sample,
+            sample=self.sample or None,
             columns=spec.features.feature_names,
             dag_id=context["dag"].dag_id if context.get("dag") else None,
             dag_run_id=context["run_id"] if "run_id" in context else None,
             who=_who(context),
-            trigger_dag=_trigger_dag,
+            trigger_dag=triggers,
         )
-        result = run_gate(spec, rules, evaluation, ctx)
+        result = {**run_gate(spec, rules, evaluation, ctx), "triggers": triggers.requests}
         self.log.info("promotion decision: %s", json.dumps(result, default=str)[:20000])
         return result
 
 
-class RollbackOperator(SpecOperator):
-    """Re-point ``champion`` to Param ``version`` (reason: Param ``reason``), refusing missing or unservable ones."""
+class RollbackOperator(MLflowSpecOperator):
+    """Re-point ``champion`` to ``version`` (templated), refusing missing or unservable ones.
 
-    template_fields = ("spec_path", "mlflow_conn_id")
+    :param version: registered version to serve (templated; the rollback DAG passes ``{{ params.version }}``).
+    :param reason: why, recorded in the alias history (templated; ``{{ params.reason }}``).
+    :param mlflow_conn_id: MLflow connection (templated).
+    :return: ``model``, ``version``, ``previous_version``, ``status``, ``reason``.
+    """
+
+    template_fields = mlflow_template_fields("version", "reason")
     ui_color = "#f8d7da"
 
-    def __init__(self, *, mlflow_conn_id: str = "mlflow_default", **kwargs: Any) -> None:
+    def __init__(self, *, version: str | int, reason: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.mlflow_conn_id = mlflow_conn_id
+        self.version = version
+        self.reason = reason
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_mlops.hooks.mlflow import MLflowHook
         from airflow_mlops.promotion.rollback import rollback
 
-        params = context.get("params") or {}
-        version, reason = str(params.get("version")), str(params.get("reason") or "").strip()
-        hook = MLflowHook(self.mlflow_conn_id)
+        version, reason = str(self.version), str(self.reason or "").strip()
+        hook = self.hook
         client = hook.get_conn()
         move = rollback(
             client,

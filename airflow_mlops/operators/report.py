@@ -7,12 +7,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from airflow_mlops.links import ReportLink
-from airflow_mlops.operators.base import SpecOperator
+from airflow_mlops.operators.base import MLflowSpecOperator
 
 PLUGIN_PREFIX = "/mlops-reports"
 
 
-class EvidentlyReportOperator(SpecOperator):
+class EvidentlyReportOperator(MLflowSpecOperator):
     """Compare the newest scoring input with the champion's training set and save an Evidently report.
 
     Reference: the training set recorded on the champion's run (tag ``mlops.dataset_path``). Current: the
@@ -27,26 +27,23 @@ class EvidentlyReportOperator(SpecOperator):
     (``share``, ``count``, ``threshold``, ``detected``, ``scores``), ``prediction_drift``, ``quality``,
     ``labelled_rows``, ``champion_version``, ``reference_rows``, ``current_rows``, ``sampled``,
     ``mlflow_run_id``. Returns ``{"report_id": None, "skipped": why}`` when there is nothing to compare.
+
+    :param mlflow_conn_id: MLflow connection (templated).
     """
 
     operator_extra_links = (ReportLink(),)
     ui_color = "#fde8e8"
 
-    def __init__(self, *, mlflow_conn_id: str = "mlflow_default", **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.mlflow_conn_id = mlflow_conn_id
-
     def execute(self, context: Any) -> dict[str, Any]:
         import pandas as pd
 
-        from airflow_mlops.hooks.mlflow import MLflowHook
         from airflow_mlops.monitoring import data
         from airflow_mlops.monitoring.evidently_report import build_report
         from airflow_mlops.monitoring.quality import quality_metrics
         from airflow_mlops.monitoring.store import save_report
 
         spec, model = self.spec, self.spec.model.name
-        hook = MLflowHook(self.mlflow_conn_id)
+        hook = self.hook
         client = hook.get_conn()
         champion = data.champion(client, model)
         if champion is None:

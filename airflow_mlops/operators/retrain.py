@@ -6,39 +6,42 @@ from typing import Any
 
 from airflow.sdk.exceptions import AirflowSkipException
 
-from airflow_mlops.operators.base import SpecOperator
+from airflow_mlops.operators.base import MLflowSpecOperator, SpecOperator, mlflow_template_fields
 
 
-class RetrainDecisionOperator(SpecOperator):
+class RetrainDecisionOperator(MLflowSpecOperator):
     """Decide whether the monitor run requests a retrain, and why; skip (and so skip the trigger) if not.
 
-    Reads the ``report`` task's headline, the champion's ``mlops.spec_hash``/``mlops.code_version`` tags and
-    the retrain ledger (``monitoring.db`` under the MLOps home). Returns (XCom) ``retrain`` (True),
+    Reads ``report`` (the monitoring report's headline), the champion's ``mlops.spec_hash``/``mlops.code_version``
+    tags and the retrain ledger (``monitoring.db`` under the MLOps home). Returns (XCom) ``retrain`` (True),
     ``reason`` (``drift``, ``metric_drop`` or ``code_change``; passed to the train DAG in conf), ``reasons``
     (every due reason → detail), ``note``, ``incident``. When no retrain is due, or the cooldown holds it
     back, the decision is pushed under XCom key ``decision`` and the task is skipped.
+
+    :param report: the report task's result (templated; ``report.output``); None or a skipped report means
+        no drift or quality evidence.
+    :param mlflow_conn_id: MLflow connection (templated).
     """
 
+    template_fields = mlflow_template_fields("report")
     ui_color = "#fff4d6"
 
-    def __init__(self, *, report_task_id: str = "report", mlflow_conn_id: str = "mlflow_default", **kwargs: Any):
+    def __init__(self, *, report: dict[str, Any] | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.report_task_id = report_task_id
-        self.mlflow_conn_id = mlflow_conn_id
+        self.report = report
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_mlops.hooks.mlflow import MLflowHook
         from airflow_mlops.monitoring.data import champion
         from airflow_mlops.monitoring.hashing import code_version, spec_hash
         from airflow_mlops.monitoring.ledger import Ledger
         from airflow_mlops.monitoring.triggers import decide, due_reasons
 
         spec = self.spec
-        headline = context["ti"].xcom_pull(task_ids=self.report_task_id) or {}
+        headline = self.report if isinstance(self.report, dict) else {}
         if not headline.get("report_id"):
             self.log.info("no report to judge (%s)", headline.get("skipped", "report task returned nothing"))
             headline = {}
-        current = champion(MLflowHook(self.mlflow_conn_id).get_conn(), spec.model.name)
+        current = champion(self.hook.get_conn(), spec.model.name)
         hashes = spec_hash(spec), code_version()
         due = due_reasons(spec, headline, current, *hashes)
         decision = decide(

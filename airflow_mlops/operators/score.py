@@ -5,15 +5,16 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from airflow_mlops.operators.base import SpecOperator, upstream
+from airflow_mlops.hooks.scores_db import ScoresDbHook
+from airflow_mlops.operators.base import MLflowSpecOperator, mlflow_template_fields, required
 
 
 class NoChampionError(RuntimeError):
     """The registered model has no ``champion`` alias yet."""
 
 
-class BatchScoreOperator(SpecOperator):
-    """Score ``upstream("validate")["dataset"]`` into ``spec.scoring.destination``.
+class BatchScoreOperator(MLflowSpecOperator):
+    """Score ``dataset`` (the validated scoring input) into ``spec.scoring.destination``.
 
     The ``champion`` alias is resolved to a concrete version once, at task start; only that version
     scores. With ``scoring.shadow`` and a ``challenger`` alias on another version, the challenger also
@@ -23,30 +24,38 @@ class BatchScoreOperator(SpecOperator):
     empty or smaller than ``scoring.min_rows_fraction`` of the rows it would replace fails the task
     (``AirflowFailException``, no retries) and writes nothing.
 
-    :param mlflow_conn_id: MLflow connection (see :class:`~airflow_mlops.hooks.mlflow.MLflowHook`).
-    :param scores_conn_id: overrides ``scoring.destination.conn_id`` of the spec.
+    :param dataset: parquet path of the validated scoring input (templated; ``validate.output["dataset"]``).
+    :param digest: its sha256 (templated); computed from the file when not given.
+    :param scores_conn_id: connection of the scores database (templated; the factory passes the spec's
+        ``scoring.destination.conn_id``).
+    :param mlflow_conn_id: MLflow connection (templated; see :class:`~airflow_mlops.hooks.mlflow.MLflowHook`).
+    :return: ``rows``, ``table``, ``model_version``, ``run_id``, ``logical_date``, ``conn_id``, ``dataset``,
+        ``shadow``.
     """
 
-    template_fields = (*SpecOperator.template_fields, "scores_conn_id")
+    template_fields = mlflow_template_fields("dataset", "digest", "scores_conn_id")
     ui_color = "#fde9d9"
 
     def __init__(
-        self, *, mlflow_conn_id: str = "mlflow_default", scores_conn_id: str | None = None, **kwargs: Any
+        self,
+        *,
+        dataset: str,
+        digest: str | None = None,
+        scores_conn_id: str = ScoresDbHook.default_conn_name,
+        **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
-        self.mlflow_conn_id = mlflow_conn_id
+        self.dataset = dataset
+        self.digest = digest
         self.scores_conn_id = scores_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_mlops.hooks.mlflow import MLflowHook
-        from airflow_mlops.hooks.scores_db import ScoresDbHook
         from airflow_mlops.scoring.scorer import resolve_alias
 
         spec = self.spec
         name = spec.model.name
-        validated = upstream(context, "validate")
-        dataset = validated["dataset"]
-        mlflow_hook = MLflowHook(self.mlflow_conn_id)
+        dataset = required(self.dataset, "dataset")
+        mlflow_hook = self.hook
         client = mlflow_hook.get_conn()
         champion = resolve_alias(client, name, "champion")
         if champion is None:
@@ -66,12 +75,12 @@ class BatchScoreOperator(SpecOperator):
             else:
                 self.log.info("shadow scoring on, but no challenger distinct from the champion")
         logical_date = context.get("logical_date") or context["dag_run"].run_after
-        conn_id = self.scores_conn_id or spec.scoring.destination.conn_id
+        conn_id = self.scores_conn_id
         db = ScoresDbHook(conn_id)
         # Every model is verified and loaded before anything is written: a tampered one scores nothing.
         models = {role: mlflow_hook.load_model(ref.name, ref.version) for role, ref in roles}
         written = {
-            role: self._score_role(ref, role, dataset, validated.get("digest"), logical_date, context, db, models[role])
+            role: self._score_role(ref, role, dataset, self.digest, logical_date, context, db, models[role])
             for role, ref in roles
         }
         result = {

@@ -8,7 +8,7 @@ from typing import Any
 from airflow_mlops.hooks.mlflow import MLflowHook
 from airflow_mlops.links import MLflowRunLink
 from airflow_mlops.monitoring.reason import trigger_reason
-from airflow_mlops.operators.base import SpecOperator, upstream
+from airflow_mlops.operators.base import MLflowSpecOperator, mlflow_template_fields, required
 
 CHALLENGER = "challenger"
 MODEL_ARTIFACT = "model"
@@ -37,25 +37,30 @@ def run_tags(context: Any, spec: Any, dataset: str, digest: str) -> dict[str, st
     return tags
 
 
-class MLflowTrainOperator(SpecOperator):
+class MLflowTrainOperator(MLflowSpecOperator):
     """Fit ``spec.training.estimator`` on the validated training set and register it in MLflow.
 
-    Reads ``upstream("validate")["dataset"]``, holds out the most recent ``training.holdout.fraction``
+    Reads ``dataset`` (the validated training set), holds out the most recent ``training.holdout.fraction``
     of rows, fits on the rest, logs params, holdout metrics (overall and per slice), the dataset input,
     the model (signature + input example) and the ``mlops.*`` tags, registers a new version of
     ``spec.model.name``, seals it (sha256 of every model file as tag ``mlops.model_sha256`` on the version and
     the run; see :mod:`airflow_mlops.hooks.model_artifact`) and points the ``challenger`` alias at it.
 
-    :param mlflow_conn_id: connection of the MLflow tracking server / registry.
+    :param dataset: parquet path of the validated training set (templated; e.g. ``validate.output["dataset"]``).
+    :param digest: its sha256 (templated); computed from the file when not given.
+    :param mlflow_conn_id: connection of the MLflow tracking server / registry (templated).
+    :return: ``run_id``, ``experiment_id``, ``model_version``, ``model_uri``, ``model_sha256``, ``metrics``,
+        ``slice_metrics``, ``window``, ``dataset``, ``digest`` (each also an XCom of its own).
     """
 
-    template_fields = (*SpecOperator.template_fields, "mlflow_conn_id")
+    template_fields = mlflow_template_fields("dataset", "digest")
     operator_extra_links = (MLflowRunLink(),)
     ui_color = "#d4f1e8"
 
-    def __init__(self, *, mlflow_conn_id: str = MLflowHook.default_conn_name, **kwargs: Any) -> None:
+    def __init__(self, *, dataset: str, digest: str | None = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.mlflow_conn_id = mlflow_conn_id
+        self.dataset = dataset
+        self.digest = digest
 
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
@@ -77,9 +82,8 @@ class MLflowTrainOperator(SpecOperator):
         from airflow_mlops.training.metrics import flatten
 
         spec = self.spec
-        source = upstream(context, "validate")
-        dataset = str(source["dataset"])
-        digest = str(source.get("digest") or file_digest(dataset))
+        dataset = str(required(self.dataset, "dataset"))
+        digest = str(self.digest or file_digest(dataset))
         frame = pd.read_parquet(dataset)
         self.log.info("training %s on %s (%d rows, digest %s)", spec.model.name, dataset, len(frame), digest[:12])
 
@@ -95,7 +99,7 @@ class MLflowTrainOperator(SpecOperator):
             result.metrics,
         )
 
-        hook = MLflowHook(mlflow_conn_id=self.mlflow_conn_id)
+        hook = self.hook
         started = time.perf_counter()
         run_id, experiment_id, model_uri = self._log_run(hook, context, frame, dataset, digest, result, flatten)
         logged = time.perf_counter()

@@ -9,13 +9,13 @@ from typing import Any, Literal
 
 from airflow_mlops import settings
 from airflow_mlops.links import ValidationReportLink
-from airflow_mlops.operators.base import SpecOperator, upstream
+from airflow_mlops.operators.base import SpecOperator, required
 
 
 class GXValidateOperator(SpecOperator):
     """Validate the materialized dataset against the spec's ``validation`` block, then apply its policy.
 
-    Reads ``upstream(context, "materialize")["dataset"]``, runs the expectation suite built from the
+    Reads ``dataset`` (the materialized parquet file), runs the expectation suite built from the
     spec (Great Expectations, ephemeral context) and writes a JSON and an HTML report under
     ``reports/<model>/validation/``, linked from the task. Policy ``fail``: any failed check fails the
     task. Policy ``quarantine``: rows failing a row-level check (range, nulls, allowed values,
@@ -28,16 +28,25 @@ class GXValidateOperator(SpecOperator):
     column, type, row count, empty batch, freshness) rejects the whole batch. Failures raise
     ``AirflowFailException``: bad data is not worth a retry.
 
+    :param dataset: parquet path to validate (templated; e.g. ``materialize.output["dataset"]``).
+    :param digest: its sha256 (templated); computed from the file when not given.
     :param purpose: ``train`` or ``score``: where the validated dataset is stored.
+    :return: ``dataset``, ``digest``, ``rows_in``, ``rows_good``, ``rows_quarantined``, ``duplicates_dropped``,
+        ``quarantine``, ``report_html``, ``report_json``, ``status`` (each also an XCom of its own).
     """
 
+    template_fields = (*SpecOperator.template_fields, "dataset", "digest")
     ui_color = "#e6f4ea"
     operator_extra_links = (ValidationReportLink(),)
 
-    def __init__(self, *, purpose: Literal["train", "score"], **kwargs: Any) -> None:
+    def __init__(
+        self, *, dataset: str, purpose: Literal["train", "score"], digest: str | None = None, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         if purpose not in ("train", "score"):
             raise ValueError(f"purpose must be 'train' or 'score', got {purpose!r}")
+        self.dataset = dataset
+        self.digest = digest
         self.purpose = purpose
 
     def execute(self, context: Any) -> dict[str, Any]:
@@ -54,10 +63,9 @@ class GXValidateOperator(SpecOperator):
         started = time.monotonic()
         spec = self.spec
         model = spec.model.name
-        source = upstream(context, "materialize")
-        dataset = Path(source["dataset"])
+        dataset = Path(required(self.dataset, "dataset"))
         frame = pd.read_parquet(dataset)
-        digest_in = source.get("digest") or file_digest(dataset)
+        digest_in = self.digest or file_digest(dataset)
         now = run_time(context)
         self.log.info("validating %s: %d rows, %d columns, run time %s", dataset, len(frame), frame.shape[1], now)
 

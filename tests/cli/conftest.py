@@ -53,7 +53,8 @@ def scored(tmp_path_factory) -> dict:
                 "logical_date": when,
                 "run_id": run_id,
             }
-            BatchScoreOperator(task_id="score", spec_path=spec).execute(context)
+            inputs = {"dataset": str(dataset), "scores_conn_id": "scores_lite"}
+            BatchScoreOperator(task_id="score", spec_path=spec, **inputs).execute(context)
     finally:
         mp.undo()
     sample = root / "sample.parquet"

@@ -27,9 +27,10 @@ def report(spec_path: Path) -> dict:
 
 def decide(spec_path: Path, headline: dict | None) -> dict | None:
     """The decision when a retrain is requested; None when decide_retrain skips."""
-    ti = TaskInstanceStandIn({"report": headline})
+    ti = TaskInstanceStandIn()
+    operator = RetrainDecisionOperator(task_id="decide_retrain", spec_path=str(spec_path), report=headline)
     try:
-        return RetrainDecisionOperator(task_id="decide_retrain", spec_path=str(spec_path)).execute({"ti": ti})
+        return operator.execute({"ti": ti})
     except AirflowSkipException:
         assert ti.pushed["decision"]["retrain"] is False
         return None

@@ -38,13 +38,15 @@ def _validated(**context):
 
 
 with DAG("{dag_id}", schedule=None, start_date=datetime(2024, 1, 1), catchup=False):
-    validate = PythonOperator(task_id="validate", python_callable=_validated)
-    validate >> BatchScoreOperator(task_id="score", spec_path={spec!r}, retries=3)
+    validate = PythonOperator(task_id="validate", python_callable=_validated, multiple_outputs=True)
+    inputs = {{"dataset": validate.output["dataset"], "scores_conn_id": "scores_lite"}}
+    BatchScoreOperator(task_id="score", spec_path={spec!r}, retries=3, **inputs)
 
 with DAG("{dag_id}_twice", schedule=None, start_date=datetime(2024, 1, 1), catchup=False):
-    validate = PythonOperator(task_id="validate", python_callable=_validated)
-    score = BatchScoreOperator(task_id="score", spec_path={spec!r})
-    validate >> score >> BatchScoreOperator(task_id="score_again", spec_path={spec!r})  # what a retry does
+    validate = PythonOperator(task_id="validate", python_callable=_validated, multiple_outputs=True)
+    inputs = {{"dataset": validate.output["dataset"], "scores_conn_id": "scores_lite"}}
+    score = BatchScoreOperator(task_id="score", spec_path={spec!r}, **inputs)
+    score >> BatchScoreOperator(task_id="score_again", spec_path={spec!r}, **inputs)  # what a retry does
 """
 
 

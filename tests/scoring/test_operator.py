@@ -119,7 +119,10 @@ def regressors(mlops_home, scoring_set):
 
 
 def _run(spec_path: str, dataset: str, run_id: str = "scheduled__2024-06-01") -> dict:
-    op = BatchScoreOperator(task_id="score", spec_path=spec_path)
+    from airflow_mlops.spec import load_spec
+
+    conn_id = load_spec(spec_path).scoring.destination.conn_id  # what the factory wires
+    op = BatchScoreOperator(task_id="score", spec_path=spec_path, dataset=dataset, scores_conn_id=conn_id)
     context = {
         "ti": TaskInstance({"validate": {"dataset": dataset, "digest": None}}),
         "logical_date": LOGICAL_DATE,

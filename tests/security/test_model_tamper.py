@@ -66,7 +66,7 @@ def trained(home):
     upstream = {"validate": {"dataset": str(path), "digest": file_digest(path)}}
     results = []
     for n in range(2):
-        operator = MLflowTrainOperator(task_id="train", spec_path=spec_path(MODEL))
+        operator = MLflowTrainOperator(task_id="train", spec_path=spec_path(MODEL), **upstream["validate"])
         results.append(operator.execute(make_context(MODEL, "train", upstream, run_id=f"manual__{n}")))
     hook = MLflowHook()
     hook.set_alias(MODEL, "champion", results[0]["model_version"])
@@ -77,12 +77,10 @@ def trained(home):
 def _score(dataset: Path, when: datetime) -> dict:
     from airflow_mlops.operators.score import BatchScoreOperator
 
-    class TaskInstance:
-        def xcom_pull(self, task_ids: str):
-            return {"dataset": str(dataset), "digest": None} if task_ids == "validate" else None
-
-    op = BatchScoreOperator(task_id="score", spec_path=spec_path(MODEL), scores_conn_id="scores_tamper")
-    return op.execute({"ti": TaskInstance(), "logical_date": when, "run_id": f"scheduled__{when:%Y-%m-%d}"})
+    op = BatchScoreOperator(
+        task_id="score", spec_path=spec_path(MODEL), dataset=str(dataset), scores_conn_id="scores_tamper"
+    )
+    return op.execute({"logical_date": when, "run_id": f"scheduled__{when:%Y-%m-%d}"})
 
 
 def _rows(when: datetime) -> int:
@@ -111,7 +109,8 @@ def _reproduce(when: datetime) -> tuple[int, str]:
 def _evaluate(result: dict) -> dict:
     from airflow_mlops.operators.evaluate import EvaluateOperator
 
-    op = EvaluateOperator(task_id="evaluate", spec_path=spec_path(MODEL))
+    inputs = {"dataset": result["dataset"], "model_version": result["model_version"], "run_id": result["run_id"]}
+    op = EvaluateOperator(task_id="evaluate", spec_path=spec_path(MODEL), **inputs)
     return op.execute(make_context(MODEL, "evaluate", {"train": result}, run_id="manual__eval"))
 
 

@@ -48,7 +48,8 @@ def train(path: Path, run_id: str) -> dict:
     from airflow_mlops.operators.train import MLflowTrainOperator
 
     context = make_context(MODEL, "train", {"validate": {"dataset": str(path), "digest": file_digest(path)}}, run_id)
-    return MLflowTrainOperator(task_id="train", spec_path=spec_path(MODEL)).execute(context)
+    inputs = {"dataset": str(path), "digest": file_digest(path)}
+    return MLflowTrainOperator(task_id="train", spec_path=spec_path(MODEL), **inputs).execute(context)
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +68,9 @@ def comparison(mlops_home):
     MLflowHook().set_alias(MODEL, "champion", champion["model_version"])  # what the promotion gate would do
     challenger = train(second, "scheduled__2")
     context = make_context(MODEL, "evaluate", {"train": challenger, "validate": {"dataset": str(second)}})
-    result = EvaluateOperator(task_id="evaluate", spec_path=spec_path(MODEL)).execute(context)
+    inputs = {"dataset": challenger["dataset"], "model_version": challenger["model_version"]}
+    evaluate = EvaluateOperator(task_id="evaluate", spec_path=spec_path(MODEL), run_id=challenger["run_id"], **inputs)
+    result = evaluate.execute(context)
     return {"champion": champion, "challenger": challenger, "result": result, "context": context, "data": second}
 
 

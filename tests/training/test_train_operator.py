@@ -28,7 +28,7 @@ def trained(mlops_home):
         runs = 2 if model == "ride_demand" else 1
         for n in range(runs):
             context = make_context(model, "train", results, run_id=f"manual__{n}", reason="drift")
-            operator = MLflowTrainOperator(task_id="train", spec_path=spec_path(model))
+            operator = MLflowTrainOperator(task_id="train", spec_path=spec_path(model), **results["validate"])
             out[(model, n)] = (operator.execute(context), context, path, operator.spec)
     return out
 
@@ -120,7 +120,8 @@ def test_evaluate_without_champion_reports_no_champion(trained):
 
     result, _, path, _ = trained[("rider_churn", 0)]
     context = make_context("rider_churn", "evaluate", {"train": result, "validate": {"dataset": str(path)}})
-    out = EvaluateOperator(task_id="evaluate", spec_path=spec_path("rider_churn")).execute(context)
+    inputs = {"dataset": result["dataset"], "model_version": result["model_version"], "run_id": result["run_id"]}
+    out = EvaluateOperator(task_id="evaluate", spec_path=spec_path("rider_churn"), **inputs).execute(context)
     assert out["better"] == "no_champion" and out["champion"] is None
     # the fresh window is the training holdout, so the metrics agree with the train task's
     assert out["challenger"]["metrics"] == pytest.approx(result["metrics"])
@@ -154,5 +155,5 @@ def test_bad_estimator_spec_fails_before_anything_is_logged(trained, tmp_path, p
     runs_before = len(client.search_runs([experiment.experiment_id]))
     context = make_context("rider_churn", "train", {"validate": {"dataset": str(path), "digest": "x"}})
     with pytest.raises(EstimatorError, match=message):
-        MLflowTrainOperator(task_id="train", spec_path=str(bad)).execute(context)
+        MLflowTrainOperator(task_id="train", spec_path=str(bad), dataset=str(path), digest="x").execute(context)
     assert len(client.search_runs([experiment.experiment_id])) == runs_before

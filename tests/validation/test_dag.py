@@ -28,12 +28,12 @@ with DAG(
     default_args={{"retries": 2, "retry_delay": timedelta(seconds=1)}},
 ):
 
-    @task
+    @task(multiple_outputs=True)
     def materialize(dag_run=None):
         conf = dag_run.conf
         return {{"dataset": conf["dataset"], "digest": None, "rows": conf["rows"], "purpose": "train"}}
 
-    materialize() >> GXValidateOperator(task_id="validate", purpose="train", spec_path={spec!r})
+    GXValidateOperator(task_id="validate", purpose="train", spec_path={spec!r}, dataset=materialize()["dataset"])
 '''
 
 

@@ -254,7 +254,8 @@ def test_train_task_fails_without_retry_on_a_data_error(tmp_path, ride_spec):
     df = rides()
     df.loc[:299, "trips"] = np.nan
     df.to_parquet(tmp_path / "train.parquet", index=False)
-    ti = TaskInstance({"validate": {"dataset": str(tmp_path / "train.parquet"), "digest": "0" * 64}})
-    op = MLflowTrainOperator(task_id="train", spec_path=str(RIDE_SPEC))
+    ti = TaskInstance({})
+    inputs = {"dataset": str(tmp_path / "train.parquet"), "digest": "0" * 64}
+    op = MLflowTrainOperator(task_id="train", spec_path=str(RIDE_SPEC), **inputs)
     with pytest.raises(AirflowFailException, match="data error: label 'trips' has 300 nulls of 360 rows"):
         op.execute({"ti": ti, "dag_run": None})

@@ -22,7 +22,9 @@ def _run(df: pd.DataFrame, tmp_path: Path, spec: Path = RIDE_SPEC, purpose: str 
     source = tmp_path / "materialized.parquet"
     df.to_parquet(source, index=False)
     context = context_for(source, len(df))
-    operator = GXValidateOperator(task_id="validate", purpose=purpose, spec_path=str(spec), retries=3)
+    operator = GXValidateOperator(
+        task_id="validate", purpose=purpose, spec_path=str(spec), dataset=str(source), retries=3
+    )
     return operator, context, lambda: operator.execute(context)
 
 
@@ -84,7 +86,7 @@ def test_wrong_type_fails_the_batch_even_under_quarantine(tmp_path):
 def test_operator_declares_its_link_and_checks_purpose():
     assert any(isinstance(link, ValidationReportLink) for link in GXValidateOperator.operator_extra_links)
     with pytest.raises(ValueError, match="purpose"):
-        GXValidateOperator(task_id="validate", purpose="predict", spec_path=str(RIDE_SPEC))
+        GXValidateOperator(task_id="validate", purpose="predict", spec_path=str(RIDE_SPEC), dataset="x.parquet")
 
 
 def test_clean_materialized_dataset_is_passed_on_without_rewriting(tmp_path):
@@ -93,7 +95,7 @@ def test_clean_materialized_dataset_is_passed_on_without_rewriting(tmp_path):
     df = rides()
     source, digest = save_parquet(df, settings.model_datasets_dir("ride_demand", "score"))
     written_at = source.stat().st_mtime_ns
-    operator = GXValidateOperator(task_id="validate", purpose="score", spec_path=str(RIDE_SPEC))
+    operator = GXValidateOperator(task_id="validate", purpose="score", spec_path=str(RIDE_SPEC), dataset=str(source))
     out = operator.execute(context_for(source, len(df)))
     assert (out["dataset"], out["digest"], out["rows_good"]) == (str(source), digest, len(df))
     assert source.stat().st_mtime_ns == written_at
