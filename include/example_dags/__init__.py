@@ -1,0 +1,1 @@
+"""Hand-written example DAGs built from the airflow-mlops operators (no factory)."""
