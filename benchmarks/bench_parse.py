@@ -101,6 +101,7 @@ def parse(folder: Path, env: dict[str, str]) -> dict:
 
 def _env(root: Path, folder: Path) -> dict[str, str]:
     env = dict(os.environ)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # as deployed: modules load from .pyc, not compiled per process
     env.update(
         {
             "AIRFLOW_HOME": str(root / "airflow"),

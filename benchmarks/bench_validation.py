@@ -26,26 +26,8 @@ def pandas_checks(df: Any, validation: Any, now: datetime) -> dict[str, int | bo
     for column, rule in validation.columns.items():
         if column not in df.columns:
             out[f"{column}:exists"] = False
-            continue
-        values = df[column]
-        present = values.notna()
-        if rule.type == "str":
-            out[f"{column}:type"] = bool(values.map(type).eq(str).where(present, True).all())
-        elif rule.type:
-            out[f"{column}:type"] = values.dtype.kind in TYPES[rule.type]
-        if rule.not_null:
-            out[f"{column}:not_null"] = int((~present).sum())
-        if rule.min is not None or rule.max is not None:
-            bad = pd.Series(False, index=df.index)
-            if rule.min is not None:
-                bad |= values.lt(rule.min)
-            if rule.max is not None:
-                bad |= values.gt(rule.max)
-            out[f"{column}:range"] = int((bad & present).sum())
-        if rule.allowed is not None:
-            out[f"{column}:allowed"] = int((present & ~values.isin(rule.allowed)).sum())
-        if rule.unique:
-            out[f"{column}:unique"] = int((present & values.duplicated(keep=False)).sum())
+        else:
+            out.update(_column_checks(df, column, rule))
     if validation.row_count:
         low, high = validation.row_count.min, validation.row_count.max
         out["row_count"] = (low is None or len(df) >= low) and (high is None or len(df) <= high)
@@ -53,6 +35,33 @@ def pandas_checks(df: Any, validation: Any, now: datetime) -> dict[str, int | bo
         newest = df[validation.freshness.column].max()
         threshold = pd.Timestamp(now) - pd.Timedelta(seconds=duration_seconds(validation.freshness.max_age))
         out["freshness"] = bool(newest >= threshold)
+    return out
+
+
+def _column_checks(df: Any, column: str, rule: Any) -> dict[str, int | bool]:
+    """One column's rules with plain pandas."""
+    import pandas as pd
+
+    out: dict[str, int | bool] = {}
+    values = df[column]
+    present = values.notna()
+    if rule.type == "str":
+        out[f"{column}:type"] = bool(values.map(type).eq(str).where(present, True).all())
+    elif rule.type:
+        out[f"{column}:type"] = values.dtype.kind in TYPES[rule.type]
+    if rule.not_null:
+        out[f"{column}:not_null"] = int((~present).sum())
+    if rule.min is not None or rule.max is not None:
+        bad = pd.Series(False, index=df.index)
+        if rule.min is not None:
+            bad |= values.lt(rule.min)
+        if rule.max is not None:
+            bad |= values.gt(rule.max)
+        out[f"{column}:range"] = int((bad & present).sum())
+    if rule.allowed is not None:
+        out[f"{column}:allowed"] = int((present & ~values.isin(rule.allowed)).sum())
+    if rule.unique:
+        out[f"{column}:unique"] = int((present & values.duplicated(keep=False)).sum())
     return out
 
 

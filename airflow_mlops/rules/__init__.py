@@ -46,14 +46,24 @@ def compile_selection(text: str):
     return compile_rule(text, SELECTION_SCOPE, "selection rule")
 
 
+def _check(kind: str, text: str) -> None:
+    """Compile ``text`` unless it compiled before (:mod:`airflow_mlops.rules.cache`: DAG parsing skips lark)."""
+    from airflow_mlops.rules import cache
+
+    if isinstance(text, str) and cache.known_valid(kind, text):
+        return
+    (compile_condition if kind == "condition" else compile_selection)(text)
+    cache.remember_valid(kind, text)
+
+
 def check_condition(text: str) -> None:
     """Raise :class:`RuleError` when ``text`` is not a valid condition."""
-    compile_condition(text)
+    _check("condition", text)
 
 
 def check_selection(text: str) -> None:
     """Raise :class:`RuleError` when ``text`` is not a valid two-version selection rule."""
-    compile_selection(text)
+    _check("selection", text)
 
 
 def evaluate_condition(text: str, candidate: Mapping[str, Any]) -> bool:

@@ -99,7 +99,7 @@ class _Checker:
     def fail(self, message: str, node: Tree | Token) -> RuleError:
         return RuleError(message, self.text, _pos(node))
 
-    def type_of(self, node: Tree | Token) -> object:
+    def type_of(self, node: Tree | Token) -> object:  # noqa: C901  (one branch per grammar node: the type rules in one place)
         kind = node.data
         kids = node.children
         if kind == "number":
@@ -202,7 +202,7 @@ class _Evaluator:
     def run(self, tree: Tree) -> Any:
         return self.value(tree)
 
-    def value(self, node: Tree) -> Any:
+    def value(self, node: Tree) -> Any:  # noqa: C901  (one branch per grammar node, like type_of)
         kind = node.data
         kids = node.children
         if kind == "number":

@@ -38,7 +38,7 @@ class CheckResult:
         )
 
     @property
-    def message(self) -> str:
+    def message(self) -> str:  # noqa: C901  (one match case per check rule)
         """One line naming the column, what is wrong, an example value and the GX expectation."""
         c, p = self.check, self.check.params
         tail = f" ({c.expectation})"

@@ -35,7 +35,7 @@ def _fernet_ok(value: str) -> bool:
         return False
 
 
-def problems(env: Mapping[str, str], names: Sequence[str]) -> list[str]:
+def problems(env: Mapping[str, str], names: Sequence[str]) -> list[str]:  # noqa: C901  (one test per refusal, in order)
     """One message per refused variable among ``names`` (names only; values are never echoed)."""
     if not any(SECRET_NAME.search(n) for n in names):
         return ["no secret variable (*_PASSWORD, *_SECRET, *_KEY) named"]
