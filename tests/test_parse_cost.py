@@ -12,12 +12,11 @@ import json
 import shutil
 
 import pytest
+from airflow.utils.file import iter_airflow_imports
 
-from airflow_mlops.factory import STUB_MARKER, STUB_TEMPLATE
+from airflow_mlops.factory import PREVIOUS_STUB_TEMPLATES, STUB_MARKER, STUB_TEMPLATE, dags_from_spec, write_stubs
 
 from .conftest import PROJECT, airflow_env, run_cli
-
-pytestmark = pytest.mark.slow
 
 # The stub's own lines, with a snapshot of sys.modules around the factory call (and the serialization the
 # DAG processor does next), written where the test reads it.
@@ -37,6 +36,32 @@ ALLOWED_NEW = ("airflow_mlops", "airflow.timetables.trigger")
 NEVER = ("lark", "boto3", "botocore", "pandas", "mlflow", "great_expectations", "evidently", "feast", "sklearn")
 
 
+def test_the_stub_names_modules_airflow_pre_imports(tmp_path):
+    stub = tmp_path / "ride_demand.py"
+    stub.write_text(STUB_TEMPLATE.format(spec_name="ride_demand.yaml"))
+    assert list(iter_airflow_imports(str(stub))) == [
+        "airflow.providers.standard.operators.trigger_dagrun",
+        "airflow.providers.standard.sensors.external_task",
+    ]
+    assert (PROJECT / "dags" / "ride_demand.py").read_text() == stub.read_text()  # the shipped stubs are current
+
+
+def test_stub_rewrites_unedited_old_stubs_and_keeps_edited_ones(tmp_path):
+    for name in ("old", "edited", "current"):
+        shutil.copy2(PROJECT / "dags" / "ride_demand.yaml", tmp_path / f"{name}.yaml")
+    old = PREVIOUS_STUB_TEMPLATES[0]
+    (tmp_path / "old.py").write_text(old.format(spec_name="old.yaml"))
+    edited = old.format(spec_name="edited.yaml") + "# my change\n"
+    (tmp_path / "edited.py").write_text(edited)
+    (tmp_path / "current.py").write_text(STUB_TEMPLATE.format(spec_name="current.yaml"))
+    assert write_stubs(tmp_path) == [tmp_path / "old.py"]
+    assert (tmp_path / "old.py").read_text() == STUB_TEMPLATE.format(spec_name="old.yaml")
+    assert (tmp_path / "edited.py").read_text() == edited
+    assert write_stubs(tmp_path) == []
+    assert "ride_demand__train" in dags_from_spec(tmp_path / "old.py")  # the rewritten stub loads
+
+
+@pytest.mark.slow
 def test_a_spec_fork_imports_only_airflow_mlops(tmp_path):
     dags = tmp_path / "dags"
     dags.mkdir()

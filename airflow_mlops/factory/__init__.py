@@ -30,6 +30,18 @@ from airflow_mlops.factory import dags_from_spec
 globals().update(dags_from_spec(__file__))
 '''
 STUB_MARKER = "from airflow_mlops.factory import dags_from_spec"
+# Earlier versions of STUB_TEMPLATE: `airflow-mlops stub` rewrites a stub still exactly like one of them.
+PREVIOUS_STUB_TEMPLATES = (
+    '''"""Airflow DAG file for the model spec {spec_name} (written by `airflow-mlops stub`; do not edit).
+
+A broken spec shows up as this file's import error in Airflow; the other specs' DAGs still load.
+"""
+
+from airflow_mlops.factory import dags_from_spec
+
+globals().update(dags_from_spec(__file__))
+''',
+)
 
 
 def spec_for_stub(stub_file: str | Path) -> Path:
@@ -85,9 +97,26 @@ def dags_from_unstubbed_specs(catch_all_file: str | Path) -> dict[str, Any]:
     return dags
 
 
+def outdated_stubs(folder: str | Path) -> list[Path]:
+    """Specs of ``folder`` whose stub is, unedited, one written by an earlier version (no pre-imports)."""
+    outdated = []
+    for spec_path in sorted(p for p in Path(folder).iterdir() if p.suffix in SPEC_SUFFIXES):
+        stub = spec_path.with_suffix(".py")
+        if stub.is_file():
+            text = stub.read_text(encoding="utf-8", errors="replace")
+            if any(text == old.format(spec_name=spec_path.name) for old in PREVIOUS_STUB_TEMPLATES):
+                outdated.append(spec_path)
+    return outdated
+
+
 def write_stubs(folder: str | Path) -> list[Path]:
-    """Write a stub beside each spec of ``folder`` that has none; return the stubs written."""
+    """Write a stub beside each spec of ``folder`` that has none, or an unedited one of an earlier version;
+    return the stubs written."""
     written = []
+    for spec_path in outdated_stubs(folder):
+        stub = spec_path.with_suffix(".py")
+        stub.write_text(STUB_TEMPLATE.format(spec_name=spec_path.name), encoding="utf-8")
+        written.append(stub)
     for spec_path in unstubbed_specs(folder):
         stub = spec_path.with_suffix(".py")
         if stub.exists():
