@@ -170,7 +170,9 @@ def drift_phase(runner: Runner, home: Path, project: Path, env: dict[str, str], 
 
     requests = Ledger(home / "monitoring.db").history(model, limit=1)
     reason = requests[0].reason if requests else None
-    print(f"       retrain requested: {reason or 'none'}")
+    # The detail is "reason: why; reason: why"; list every reason that was due, the first one names the run.
+    due = [part.split(":", 1)[0].strip() for part in requests[0].detail.split("; ")] if requests else []
+    print(f"       retrain requested: {reason or 'none'}" + (f" (due: {', '.join(due)})" if due else ""))
     # In a running Airflow the monitor DAG's trigger_train task starts this run; `dags test` only queues it.
     runner(f"{model}__train", {"reason": reason or "manual", "note": "demo: retrain after drift"}, label="retrain")
     runner(f"{model}__score", label="after the retrain")  # the train DAG's refresh_scores does this in Airflow
