@@ -81,7 +81,7 @@ def reconcile(args: argparse.Namespace) -> int:
     from airflow_mlops.hooks.mlflow import MLflowHook
     from airflow_mlops.promotion.history import AliasHistory
 
-    changes = AliasHistory(client=MLflowHook(args.mlflow_conn_id).get_conn()).reconcile(args.model)
+    changes = AliasHistory(hook=MLflowHook(args.mlflow_conn_id)).reconcile(args.model)
     if args.json:
         print(json.dumps(changes))
         return 0

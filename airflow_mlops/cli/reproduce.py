@@ -113,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
             spec.features.timestamp,
             json.loads(rec["feature_names"]) or spec.features.feature_names,
             spec.scoring.chunk_rows,
-            spec.model.task == "classification",
+            spec.model.task,
         ):
             recomputed += zip(
                 *(batch.column(c).to_pylist() for c in ("row_id", "prediction", "probability")), strict=True

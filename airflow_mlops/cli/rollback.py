@@ -55,8 +55,7 @@ def run(args: argparse.Namespace) -> int:
     hook = MLflowHook(args.mlflow_conn_id)
     try:
         move = rollback(
-            hook.get_conn(),
-            hook.tracking_uri,
+            hook,
             args.model,
             args.to_version,
             args.reason,

@@ -12,6 +12,9 @@ Airflow's secrets masker (:mod:`airflow_mlops.redact`).
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -21,6 +24,8 @@ from airflow_mlops import settings
 
 if TYPE_CHECKING:
     from mlflow.tracking import MlflowClient
+
+    from airflow_mlops.hooks.model_artifact import VerifiedModel
 
 
 class MLflowHook(BaseHook):
@@ -34,6 +39,13 @@ class MLflowHook(BaseHook):
     def __init__(self, mlflow_conn_id: str = default_conn_name, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.mlflow_conn_id = mlflow_conn_id
+
+    @classmethod
+    def for_tracking_uri(cls, uri: str) -> MLflowHook:
+        """A hook on ``uri`` itself, no Airflow connection (the servability subprocess gets it from its env)."""
+        hook = cls()
+        hook.__dict__["_settings"] = {"tracking_uri": uri, "artifact_root": None}
+        return hook
 
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
@@ -147,25 +159,57 @@ class MLflowHook(BaseHook):
 
     # --- registry -----------------------------------------------------------------------------------
 
-    def register_version(self, name: str, model_uri: str, tags: dict[str, str] | None = None) -> Any:
+    @staticmethod
+    def model_uri(name: str, version: str | int) -> str:
+        """The registry URI of one concrete version (never an alias: what serves must be pinned)."""
+        return f"models:/{name}/{version}"
+
+    def register_version(self, name: str, model_uri: str, tags: dict[str, str] | None = None) -> ModelVersionRef:
         """Register ``model_uri`` as a new version of registered model ``name`` (created when missing)."""
         import mlflow
 
         self.configure()
-        return mlflow.register_model(model_uri, name, tags=tags, await_registration_for=60)
+        return ModelVersionRef.of(mlflow.register_model(model_uri, name, tags=tags, await_registration_for=60))
 
     def set_alias(self, name: str, alias: str, version: str) -> None:
         """Point ``alias`` of registered model ``name`` at ``version``."""
         self.get_conn().set_registered_model_alias(name, alias, str(version))
 
-    def version_by_alias(self, name: str, alias: str) -> Any | None:
-        """The ModelVersion behind ``name@alias``, or None when the model or the alias does not exist."""
-        from mlflow.exceptions import MlflowException
+    def version_by_alias(self, name: str, alias: str) -> ModelVersionRef | None:
+        """The version behind ``name@alias``; None only when the model or the alias does not exist."""
+        with _none_if_missing():
+            return ModelVersionRef.of(self.get_conn().get_model_version_by_alias(name, alias))
+        return None
 
-        try:
-            return self.get_conn().get_model_version_by_alias(name, alias)
-        except MlflowException:
-            return None
+    def get_version(self, name: str, version: str | int) -> ModelVersionRef | None:
+        """Version ``version`` of ``name``; None only when it does not exist."""
+        with _none_if_missing():
+            return ModelVersionRef.of(self.get_conn().get_model_version(name, str(version)))
+        return None
+
+    def versions(self, name: str) -> list[ModelVersionRef]:
+        """Every registered version of ``name``, newest first ([] when the model does not exist)."""
+        from mlflow.store.entities.paged_list import PagedList
+
+        client, found, token = self.get_conn(), [], None
+        while True:
+            page: PagedList = client.search_model_versions(f"name='{name}'", page_token=token)
+            found += [ModelVersionRef.of(mv) for mv in page]
+            token = page.token
+            if not token:
+                break
+        return sorted(found, key=lambda v: int(v.version), reverse=True)
+
+    def aliases(self, name: str) -> dict[str, str] | None:
+        """Current aliases of ``name`` (alias → version); None when MLflow does not know the model."""
+        with _none_if_missing():
+            found = self.get_conn().get_registered_model(name).aliases or {}
+            return {str(k): str(v) for k, v in found.items()}
+        return None
+
+    def set_version_tag(self, name: str, version: str, key: str, value: str) -> None:
+        """Set one tag on a model version."""
+        self.get_conn().set_model_version_tag(name, str(version), key, value)
 
     def load_model(self, name: str, version: str) -> Any:
         """The scikit-learn model of ``name`` version ``version``, only as our training DAG registered it.
@@ -173,9 +217,13 @@ class MLflowHook(BaseHook):
         Checks the version's seal and every file's sha256, then reads ``model.skops`` with our own trust list;
         never pickle. Raises :class:`~airflow_mlops.hooks.model_artifact.ModelArtifactError` otherwise.
         """
+        return self.load_verified(name, version).model
+
+    def load_verified(self, name: str, version: str, *, with_input: bool = False) -> VerifiedModel:
+        """Like :meth:`load_model`, with what the verified MLmodel says about the input (``with_input``)."""
         from airflow_mlops.hooks import model_artifact
 
-        return model_artifact.load_version(self.get_conn(), name, str(version)).model
+        return model_artifact.load_version(self.get_conn(), name, str(version), with_input=with_input)
 
     def seal_version(self, name: str, version: str) -> str:
         """Record the digests of a version we just registered (tags ``mlops.model_sha256``/``mlops.model_files``)."""
@@ -183,14 +231,28 @@ class MLflowHook(BaseHook):
 
         return model_artifact.seal(self.get_conn(), name, str(version))
 
+    # --- runs ---------------------------------------------------------------------------------------
+
+    def run_tags(self, run_id: str) -> dict[str, str]:
+        """Tags of run ``run_id``."""
+        return dict(self.get_conn().get_run(run_id).data.tags)
+
+    def run_metrics(self, run_id: str) -> dict[str, float]:
+        """Latest value of every metric of run ``run_id`` (flat MLflow names)."""
+        return dict(self.get_conn().get_run(run_id).data.metrics)
+
+    def run_experiment_id(self, run_id: str) -> str:
+        """The experiment that holds run ``run_id``."""
+        return self.get_conn().get_run(run_id).info.experiment_id
+
     def log_metrics(self, run_id: str, metrics: dict[str, float], step: int = 0) -> None:
-        """Log many metrics to an existing (possibly finished) run in one batch."""
+        """Log many metrics to an existing (possibly finished) run in one batch (NaN values are left out)."""
         import time
 
         from mlflow.entities import Metric
 
         now = int(time.time() * 1000)
-        batch = [Metric(key, float(value), now, step) for key, value in metrics.items()]
+        batch = [Metric(k, float(v), now, step) for k, v in metrics.items() if v is not None and float(v) == float(v)]
         client = self.get_conn()
         for start in range(0, len(batch), 1000):
             client.log_batch(run_id, metrics=batch[start : start + 1000])
@@ -200,3 +262,69 @@ class MLflowHook(BaseHook):
         client = self.get_conn()
         for path in paths:
             client.log_artifact(run_id, path, artifact_path)
+
+    def log_finished_run(
+        self,
+        experiment: str,
+        run_name: str,
+        *,
+        tags: dict[str, str],
+        metrics: dict[str, float],
+        artifacts: list[str] = (),
+        artifact_path: str | None = None,
+    ) -> str:
+        """A new run in ``experiment`` (created when missing) with tags, metrics and files, then ended."""
+        client = self.get_conn()
+        run = client.create_run(self.ensure_experiment(experiment), run_name=run_name, tags=tags)
+        run_id = run.info.run_id
+        self.log_metrics(run_id, metrics)
+        self.log_artifacts(run_id, list(artifacts), artifact_path)
+        client.set_terminated(run_id)
+        return run_id
+
+
+@dataclass(frozen=True)
+class ModelVersionRef:
+    """One registered model version, as every caller of the hook sees it."""
+
+    name: str
+    version: str
+    run_id: str = ""
+    tags: dict[str, str] = field(default_factory=dict)
+    created_time: float = 0.0  # seconds since the epoch; 0.0 when unknown
+
+    @classmethod
+    def of(cls, mv: Any) -> ModelVersionRef:
+        """From MLflow's ``ModelVersion``."""
+        created = getattr(mv, "creation_timestamp", None)
+        return cls(
+            name=str(mv.name),
+            version=str(mv.version),
+            run_id=mv.run_id or "",
+            tags=dict(getattr(mv, "tags", None) or {}),
+            created_time=(created or 0) / 1000.0,
+        )
+
+
+_MISSING_CODES = {"RESOURCE_DOES_NOT_EXIST", "NOT_FOUND"}
+
+
+def is_missing(exc: BaseException) -> bool:
+    """True for MLflow's "does not exist" answers (a missing model or version; an unset alias)."""
+    from mlflow.exceptions import MlflowException
+
+    if not isinstance(exc, MlflowException):
+        return False
+    code = getattr(exc, "error_code", "")
+    # An unset alias is INVALID_PARAMETER_VALUE "Registered model alias X not found." (stores and REST alike).
+    return code in _MISSING_CODES or (code == "INVALID_PARAMETER_VALUE" and "not found" in str(exc))
+
+
+@contextmanager
+def _none_if_missing() -> Iterator[None]:
+    """Swallow only "does not exist" (the caller then returns None); every other error propagates."""
+    try:
+        yield
+    except Exception as exc:
+        if not is_missing(exc):
+            raise

@@ -204,11 +204,3 @@ def load_version(client: Any, name: str, version: str, *, with_input: bool = Fal
         model = load_skops(folder / SKOPS_FILE, label)
         columns, example = _input_info(folder) if with_input else (None, None)
     return VerifiedModel(name, version, model, columns, example)
-
-
-def client_from_env() -> Any:
-    """An MlflowClient for ``MLFLOW_TRACKING_URI`` (how a subprocess gets the store without it showing in argv)."""
-    from mlflow.tracking import MlflowClient
-
-    uri = os.environ["MLFLOW_TRACKING_URI"]
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)

@@ -13,8 +13,9 @@ Without the connection ``scores_db`` (defined by no secrets backend) the embedde
 ``$AIRFLOW_MLOPS_HOME/scores.db`` (SQLite), unless remote stores are configured or
 ``AIRFLOW_MLOPS_EMBEDDED=false`` (see :mod:`airflow_mlops.hooks.connections`); any other lookup error fails
 naming the conn id.
-Writes replace the current rows of one (model, role, logical date) atomically, keeping the rows they
-supersede and refusing empty or much smaller batches: see :mod:`airflow_mlops.scoring.writers`.
+The hook hands out connections; writing scores is :func:`airflow_mlops.scoring.writers.replace_scores`, called
+with the hook by the score operator (it replaces the current rows of one (model, role, logical date) atomically,
+keeping the rows they supersede and refusing empty or much smaller batches).
 """
 
 from __future__ import annotations
@@ -29,12 +30,7 @@ from airflow.sdk import BaseHook
 from airflow_mlops import settings
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable
-
-    import pyarrow as pa
-
-    from airflow_mlops.scoring.table import ScoreBatchKey, ScoredInput, ScoresTable
-    from airflow_mlops.scoring.writers import Progress, ReplacePolicy
+    from airflow_mlops.scoring.table import ScoresTable
 
 
 class ScoresDbHook(BaseHook):
@@ -125,30 +121,6 @@ class ScoresDbHook(BaseHook):
         conn = target.get_conn()
         target.conn = None  # one connection per call; the caller closes it
         return conn
-
-    def writer(self) -> Any:
-        """The writer for this database (see :mod:`airflow_mlops.scoring.writers`)."""
-        from airflow_mlops.scoring.writers import PostgresScoresWriter, SqliteScoresWriter
-
-        cls = SqliteScoresWriter if self.dialect == "sqlite" else PostgresScoresWriter
-        return cls(self.get_conn)
-
-    def replace_scores(
-        self,
-        table: ScoresTable,
-        key: ScoreBatchKey,
-        batches: Iterable[pa.RecordBatch],
-        source: ScoredInput | None = None,
-        progress: Progress | None = None,
-        policy: ReplacePolicy | None = None,
-    ) -> int:
-        """Atomically make ``batches`` the current scores of (model, role, logical date); returns the rows written.
-
-        The rows they replace are kept (``<table>_superseded``) unless this is a retry of the same run.
-        Raises :class:`~airflow_mlops.scoring.writers.ReplaceRefused` (nothing written) when ``policy``
-        forbids replacing the earlier rows with this many.
-        """
-        return self.writer().replace(table, key, batches, source=source, progress=progress, policy=policy)
 
     # -- reading ---------------------------------------------------------------------------------
 

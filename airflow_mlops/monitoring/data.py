@@ -11,8 +11,8 @@ from airflow_mlops import settings
 
 if TYPE_CHECKING:
     import pandas as pd
-    from mlflow.tracking import MlflowClient
 
+    from airflow_mlops.hooks.mlflow import MLflowHook
     from airflow_mlops.spec import ModelSpec
 
 PREDICTION = "prediction"
@@ -32,14 +32,16 @@ class Champion:
         return self.tags.get("mlops.dataset_path")
 
 
-def champion(client: MlflowClient, model: str) -> Champion | None:
-    """The version behind alias ``champion`` with its run's tags; None when there is no champion."""
-    try:
-        mv = client.get_model_version_by_alias(model, "champion")
-    except Exception:  # no registered model or no alias
+def champion(hook: MLflowHook, model: str) -> Champion | None:
+    """The version behind alias ``champion`` with its run's tags; None when there is no champion.
+
+    Only "no such model / alias" means None; an unreachable or failing MLflow raises.
+    """
+    mv = hook.version_by_alias(model, "champion")
+    if mv is None:
         return None
-    tags = dict(client.get_run(mv.run_id).data.tags) if mv.run_id else {}
-    return Champion(name=model, version=str(mv.version), run_id=mv.run_id or "", tags=tags)
+    tags = hook.run_tags(mv.run_id) if mv.run_id else {}
+    return Champion(name=model, version=mv.version, run_id=mv.run_id, tags=tags)
 
 
 def newest_score_input(model: str) -> Path | None:
@@ -55,11 +57,11 @@ def sample(df: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:
     return df.sample(n=rows, random_state=seed).sort_index()
 
 
-def predict(model: Any, task: str, features: pd.DataFrame) -> Any:
-    """Predictions for drift and quality: values for regression, positive-class probability for classification."""
-    if task == "classification" and hasattr(model, "predict_proba"):
-        return model.predict_proba(features)[:, 1]
-    return model.predict(features)
+def prediction_column(model: Any, task: str, features: pd.DataFrame) -> Any:
+    """One number per row for drift and quality (:attr:`~airflow_mlops.scoring.predict.Predictions.score`)."""
+    from airflow_mlops.scoring.predict import predict
+
+    return predict(model, features, task).score
 
 
 def attach_labels(spec: ModelSpec, current: pd.DataFrame, label_file: Path | None = None) -> pd.DataFrame:
@@ -78,7 +80,8 @@ def attach_labels(spec: ModelSpec, current: pd.DataFrame, label_file: Path | Non
     return current.merge(labels, on=keys, how="left")
 
 
-def timed(log: Any, what: str) -> _Timer:
+def log_duration(log: Any, what: str) -> _Timer:
+    """Context manager that logs how long its block took (``<what> took 1.23s``)."""
     return _Timer(log, what)
 
 

@@ -78,7 +78,7 @@ def due_reasons(
     return due
 
 
-def decide(
+def retrain_decision(
     spec: ModelSpec,
     due: dict[str, str],
     ledger: Ledger,

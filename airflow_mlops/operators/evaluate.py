@@ -49,7 +49,7 @@ class EvaluateOperator(MLflowSpecOperator):
         import pandas as pd
 
         from airflow_mlops import settings
-        from airflow_mlops.training.comparison import decide
+        from airflow_mlops.training.comparison import compare_versions
         from airflow_mlops.training.estimator import PRIMARY_METRIC
         from airflow_mlops.training.fit import metric_names
         from airflow_mlops.training.report import comparison_doc, write_report
@@ -67,9 +67,9 @@ class EvaluateOperator(MLflowSpecOperator):
         version, run_id = str(required(self.model_version, "model_version")), required(self.run_id, "run_id")
         challenger = self._score(hook, version, run_id, fresh)
         current = hook.version_by_alias(name, CHAMPION)
-        champion = self._score(hook, str(current.version), current.run_id, fresh) if current is not None else None
+        champion = self._score(hook, current.version, current.run_id, fresh) if current is not None else None
         order = [PRIMARY_METRIC[spec.model.task], *metric_names(spec)]
-        better, used = decide(challenger["metrics"], champion["metrics"] if champion else None, order)
+        better, used = compare_versions(challenger["metrics"], champion["metrics"] if champion else None, order)
         self.log.info(
             "challenger v%s %s vs champion %s: better=%s (by %s)",
             challenger["version"],
@@ -83,7 +83,7 @@ class EvaluateOperator(MLflowSpecOperator):
         stem = f"v{challenger['version']}" + (f"_vs_v{champion['version']}" if champion else "")
         html_path, json_path = write_report(doc, settings.model_reports_dir(name) / "evaluation", stem)
         self._log_to_runs(hook, challenger, champion, [str(html_path), str(json_path)])
-        experiment_id = hook.get_conn().get_run(challenger["run_id"]).info.experiment_id
+        experiment_id = hook.run_experiment_id(challenger["run_id"])
         MLflowRunLink.persist(context, hook.run_url(experiment_id, challenger["run_id"]))
         ReportLink.persist(context, html_path.as_uri())
         self.log.info("evaluation report %s written in %.2f s", html_path, time.perf_counter() - started)

@@ -75,14 +75,13 @@ class PromotionGateOperator(MLflowSpecOperator):
             raise ValueError(f"input 'evaluation' must be the evaluate task's result (a dict), got {evaluation!r}")
         triggers = TriggerRequests()
         hook = self.hook
-        client = hook.get_conn()
         rules = rules_for(spec, self.project_path)
         ctx = GateContext(
-            client=client,
-            tracking_uri=hook.tracking_uri,
-            history=AliasHistory(client=client),
+            hook=hook,
+            history=AliasHistory(hook=hook),
             sample=self.sample or None,
             columns=spec.features.feature_names,
+            task=spec.model.task,
             dag_id=context["dag"].dag_id if context.get("dag") else None,
             dag_run_id=context["run_id"] if "run_id" in context else None,
             who=_who(context),
@@ -114,11 +113,8 @@ class RollbackOperator(MLflowSpecOperator):
         from airflow_mlops.promotion.rollback import rollback
 
         version, reason = str(self.version), str(self.reason or "").strip()
-        hook = self.hook
-        client = hook.get_conn()
         move = rollback(
-            client,
-            hook.tracking_uri,
+            self.hook,
             self.spec.model.name,
             version,
             reason,
@@ -126,6 +122,7 @@ class RollbackOperator(MLflowSpecOperator):
             dag_id=context["dag"].dag_id if context.get("dag") else None,
             dag_run_id=context.get("run_id"),
             columns=self.spec.features.feature_names,
+            task=self.spec.model.task,
         )
         self.log.info(
             "rollback %s: champion %s → %s (%s)", self.spec.model.name, move.previous_version, version, move.status

@@ -44,8 +44,7 @@ class EvidentlyReportOperator(MLflowSpecOperator):
 
         spec, model = self.spec, self.spec.model.name
         hook = self.hook
-        client = hook.get_conn()
-        champion = data.champion(client, model)
+        champion = data.champion(hook, model)
         if champion is None:
             return self._skip(f"{model} has no champion yet")
         if not champion.dataset_path:
@@ -55,7 +54,7 @@ class EvidentlyReportOperator(MLflowSpecOperator):
             return self._skip(f"no scoring input under datasets/{model}/score/")
 
         f, rows = spec.features, spec.monitoring.drift.sample_rows
-        with data.timed(self.log, "loading and sampling inputs"):
+        with data.log_duration(self.log, "loading and sampling inputs"):
             reference_full = pd.read_parquet(champion.dataset_path)
             current_full = pd.read_parquet(current_path)
             reference = data.sample(reference_full, rows).reset_index(drop=True)
@@ -69,10 +68,10 @@ class EvidentlyReportOperator(MLflowSpecOperator):
             len(current_full),
             len(current),
         )
-        with data.timed(self.log, f"predicting with champion v{champion.version}"):
+        with data.log_duration(self.log, f"predicting with champion v{champion.version}"):
             estimator = hook.load_model(champion.name, champion.version)  # sealed, verified, skops only
-            reference[data.PREDICTION] = data.predict(estimator, spec.model.task, reference[f.feature_names])
-            current[data.PREDICTION] = data.predict(estimator, spec.model.task, current[f.feature_names])
+            reference[data.PREDICTION] = data.prediction_column(estimator, spec.model.task, reference[f.feature_names])
+            current[data.PREDICTION] = data.prediction_column(estimator, spec.model.task, current[f.feature_names])
         current = data.attach_labels(spec, current)
         labelled = current[f.label].notna() if f.label in current.columns else pd.Series(False, index=current.index)
         quality = None
@@ -123,22 +122,15 @@ class EvidentlyReportOperator(MLflowSpecOperator):
 
     def _log_to_mlflow(self, hook: Any, context: Any, headline: dict[str, Any]) -> str:
         """A monitoring run in the model's experiment with the headline numbers; returns its run id."""
-        client = hook.get_conn()
-        model = headline["model"]
-        experiment_id = hook.ensure_experiment(model)
         dag_run = context.get("dag_run")
-        run = client.create_run(
-            experiment_id,
-            run_name=f"monitor-{headline['report_id']}",
-            tags={
-                "mlops.kind": "monitoring",
-                "mlops.report_id": headline["report_id"],
-                "mlops.report_html": headline["html"],
-                "mlops.champion_version": headline["champion_version"],
-                "mlops.dag_id": getattr(dag_run, "dag_id", "") or "",
-                "mlops.dag_run_id": getattr(dag_run, "run_id", "") or "",
-            },
-        )
+        tags = {
+            "mlops.kind": "monitoring",
+            "mlops.report_id": headline["report_id"],
+            "mlops.report_html": headline["html"],
+            "mlops.champion_version": headline["champion_version"],
+            "mlops.dag_id": getattr(dag_run, "dag_id", "") or "",
+            "mlops.dag_run_id": getattr(dag_run, "run_id", "") or "",
+        }
         drift = headline["drift"]
         values = {"drift/share": drift["share"], "drift/count": drift["count"], "drift/detected": drift["detected"]}
         values.update({f"drift/score/{c}": s["score"] for c, s in drift["scores"].items()})
@@ -146,15 +138,15 @@ class EvidentlyReportOperator(MLflowSpecOperator):
             values["prediction_drift/score"] = headline["prediction_drift"]["score"]
         values.update({f"live/{k}": v for k, v in (headline.get("quality") or {}).items()})
         values["live/labelled_rows"] = headline["labelled_rows"]
-        stamp = int(time.time() * 1000)
-        from mlflow.entities import Metric
-
-        metrics = [Metric(k, float(v), stamp, 0) for k, v in values.items() if v is not None and float(v) == float(v)]
-        client.log_batch(run.info.run_id, metrics=metrics)
-        if not str(headline["html"]).startswith("s3://"):
-            client.log_artifact(run.info.run_id, headline["html"], artifact_path="monitoring")
-        client.set_terminated(run.info.run_id)
-        return run.info.run_id
+        local_html = not str(headline["html"]).startswith("s3://")
+        return hook.log_finished_run(
+            headline["model"],
+            f"monitor-{headline['report_id']}",
+            tags=tags,
+            metrics=values,
+            artifacts=[headline["html"]] if local_html else [],
+            artifact_path="monitoring",
+        )
 
 
 def report_url(model: str, report_id: str) -> str:

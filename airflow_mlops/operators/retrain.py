@@ -34,17 +34,17 @@ class RetrainDecisionOperator(MLflowSpecOperator):
         from airflow_mlops.monitoring.data import champion
         from airflow_mlops.monitoring.hashing import code_version, spec_hash
         from airflow_mlops.monitoring.ledger import Ledger
-        from airflow_mlops.monitoring.triggers import decide, due_reasons
+        from airflow_mlops.monitoring.triggers import due_reasons, retrain_decision
 
         spec = self.spec
         headline = self.report if isinstance(self.report, dict) else {}
         if not headline.get("report_id"):
             self.log.info("no report to judge (%s)", headline.get("skipped", "report task returned nothing"))
             headline = {}
-        current = champion(self.hook.get_conn(), spec.model.name)
+        current = champion(self.hook, spec.model.name)
         hashes = spec_hash(spec), code_version()
         due = due_reasons(spec, headline, current, *hashes)
-        decision = decide(
+        decision = retrain_decision(
             spec, due, Ledger(), report_id=headline.get("report_id"), code_key=f"code:{hashes[0]}:{hashes[1]}"
         )
         result = decision.as_dict()

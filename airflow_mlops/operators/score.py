@@ -50,14 +50,11 @@ class BatchScoreOperator(MLflowSpecOperator):
         self.scores_conn_id = scores_conn_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_mlops.scoring.scorer import resolve_alias
-
         spec = self.spec
         name = spec.model.name
         dataset = required(self.dataset, "dataset")
         mlflow_hook = self.hook
-        client = mlflow_hook.get_conn()
-        champion = resolve_alias(client, name, "champion")
+        champion = mlflow_hook.version_by_alias(name, "champion")
         if champion is None:
             raise NoChampionError(
                 f"model {name!r} has no 'champion' version in MLflow ({mlflow_hook.redacted_uri}): "
@@ -66,7 +63,7 @@ class BatchScoreOperator(MLflowSpecOperator):
         self.log.info("scoring with %s version %s (alias champion, run %s)", name, champion.version, champion.run_id)
         roles = [("champion", champion)]
         if spec.scoring.shadow:
-            challenger = resolve_alias(client, name, "challenger")
+            challenger = mlflow_hook.version_by_alias(name, "challenger")
             if challenger is not None and challenger.version != champion.version:
                 self.log.info(
                     "shadow scoring with challenger version %s (run %s)", challenger.version, challenger.run_id
@@ -105,7 +102,7 @@ class BatchScoreOperator(MLflowSpecOperator):
         from airflow_mlops.datasets import file_digest
         from airflow_mlops.scoring.scorer import score_batches, scores_table
         from airflow_mlops.scoring.table import ScoreBatchKey, ScoredInput
-        from airflow_mlops.scoring.writers import ReplacePolicy, ReplaceRefused, timed
+        from airflow_mlops.scoring.writers import ReplacePolicy, ReplaceRefused, log_progress, replace_scores
 
         spec = self.spec
         table = scores_table(spec, dataset)
@@ -118,14 +115,14 @@ class BatchScoreOperator(MLflowSpecOperator):
             spec.features.timestamp,
             spec.features.feature_names,
             spec.scoring.chunk_rows,
-            spec.model.task == "classification",
+            spec.model.task,
         )
         policy = ReplacePolicy(
             spec.scoring.min_rows_fraction, spec.scoring.keep_superseded_runs, spec.scoring.keep_superseded_days
         )
         started = time.monotonic()
         try:
-            rows = db.replace_scores(table, key, timed(batches, self.log.info), source=source, policy=policy)
+            rows = replace_scores(db, table, key, log_progress(batches, self.log.info), source=source, policy=policy)
         except ReplaceRefused as exc:  # a data error: retrying scores the same data again
             from airflow.sdk.exceptions import AirflowFailException
 

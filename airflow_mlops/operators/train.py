@@ -121,7 +121,7 @@ class MLflowTrainOperator(MLflowSpecOperator):
             "run_id": run_id,
             "experiment_id": experiment_id,
             "model_version": str(version.version),
-            "model_uri": f"models:/{spec.model.name}/{version.version}",
+            "model_uri": hook.model_uri(spec.model.name, version.version),
             "model_sha256": model_sha256,
             "metrics": result.metrics,
             "slice_metrics": result.slice_metrics,

@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.hooks.model_artifact import DIGEST_TAG, is_sealed
 from airflow_mlops.spec.schema import ModelSpec
+
+if TYPE_CHECKING:
+    from airflow_mlops.hooks.mlflow import MLflowHook
 
 NOT_OURS = f"not registered by the airflow-mlops training DAG (no {DIGEST_TAG} seal)"
 
@@ -33,54 +36,26 @@ class Candidate:
         return f"v{self.version} ({self.role})"
 
 
-def split_metrics(raw: dict[str, Any] | None) -> tuple[dict[str, float], dict[str, Any]]:
-    """Overall metrics and nested slice metrics from a flat or nested metrics dict.
-
-    Accepts ``mae``/``fresh/mae`` and ``slice/<col>/<value>/<metric>`` (also with ``fresh/``) keys.
-    """
-    overall: dict[str, float] = {}
-    slices: dict[str, Any] = {}
-    for key, value in (raw or {}).items():
-        if not isinstance(value, int | float) or isinstance(value, bool):
-            continue
-        name = key.removeprefix("fresh/")
-        if name.startswith("slice/"):
-            parts = name.split("/")
-            if len(parts) == 4:
-                slices.setdefault(parts[1], {}).setdefault(parts[2], {})[parts[3]] = float(value)
-        elif "/" not in name:
-            overall[name] = float(value)
-    return overall, slices
-
-
-def nested_slices(raw: Any) -> dict[str, Any]:
-    """Slice metrics as ``{column: {value: {metric: number}}}`` from a nested or flat dict."""
-    if not isinstance(raw, dict):
-        return {}
-    if all(isinstance(v, dict) for v in raw.values()):
-        return {str(c): {str(v): dict(m) for v, m in vals.items() if isinstance(m, dict)} for c, vals in raw.items()}
-    flat = {k if k.startswith(("slice/", "fresh/")) else f"slice/{k}": v for k, v in raw.items()}
-    return split_metrics(flat)[1]
-
-
 def make_candidate(
     spec: ModelSpec,
+    *,
     environment: str,
     version: str,
     role: str,
-    created_ms: int | None,
-    metrics: dict[str, Any] | None,
-    slice_metrics: Any = None,
+    created_time: float = 0.0,
+    metrics: dict[str, float] | None = None,
+    slices: dict[str, dict[str, dict[str, float]]] | None = None,
     tags: dict[str, str] | None = None,
     run_id: str | None = None,
     metrics_source: str = "fresh",
     is_champion: bool = False,
 ) -> Candidate:
-    """A candidate from plain values (what evaluate's XCom and the registry give)."""
-    overall, slices = split_metrics(metrics)
-    for column, values in nested_slices(slice_metrics).items():
-        slices.setdefault(column, {}).update(values)
-    created = (created_ms or 0) / 1000.0
+    """A candidate from plain values: overall ``metrics`` and nested ``slices`` (``{column: {value: {m: x}}}``).
+
+    ``created_time`` is in seconds since the epoch (0 when unknown). Flat MLflow names are decoded by the caller
+    with :func:`airflow_mlops.training.metrics.unflatten`.
+    """
+    created = created_time or 0.0
     attrs = {
         "model_name": spec.model.name,
         "model_domain": spec.model.domain,
@@ -93,75 +68,62 @@ def make_candidate(
         "created_time": created,
         "age_days": max(0.0, (time.time() - created) / 86400.0) if created else 0.0,
         "is_champion": is_champion,
-        "metrics": overall,
-        "slices": slices,
+        "metrics": _numbers(metrics or {}),
+        "slices": {c: {v: _numbers(m) for v, m in vals.items()} for c, vals in (slices or {}).items()},
         "tags": dict(tags or {}),
     }
     return Candidate(version=str(version), role=role, attrs=attrs, run_id=run_id, metrics_source=metrics_source)
 
 
+def _numbers(values: dict[str, Any]) -> dict[str, float]:
+    return {k: float(v) for k, v in values.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
 def gather(
-    spec: ModelSpec, environment: str, evaluation: dict[str, Any], client: Any, limit: int = 20
+    spec: ModelSpec, environment: str, evaluation: dict[str, Any], hook: MLflowHook, limit: int = 20
 ) -> list[Candidate]:
-    """Challenger + champion (fresh metrics from ``evaluation``) + up to ``limit`` newest other registered versions."""
+    """Challenger + champion (fresh metrics from ``evaluation``) + up to ``limit`` newest other registered versions.
+
+    ``evaluation`` is the evaluate task's result: per role ``metrics`` (overall) and ``slice_metrics`` (nested).
+    """
+    from airflow_mlops.training.metrics import unflatten
+
     name = spec.model.name
     fresh = {}
     for role in ("challenger", "champion"):
         entry = evaluation.get(role)
         if isinstance(entry, dict) and entry.get("version") is not None:
             fresh[str(entry["version"])] = (role, entry)
-    champion = _alias_version(client, name, "champion")
-    versions = sorted(client.search_model_versions(f"name='{name}'"), key=lambda v: int(v.version), reverse=True)
+    current = hook.version_by_alias(name, "champion")
+    champion = current.version if current is not None else None
     out: list[Candidate] = []
-    for mv in versions:
-        v = str(mv.version)
+    for mv in hook.versions(name):
+        v = mv.version
+        known = {"version": v, "created_time": mv.created_time, "tags": mv.tags, "run_id": mv.run_id or None}
         if v in fresh:
             role, entry = fresh.pop(v)
-            out.append(
-                make_candidate(
-                    spec,
-                    environment,
-                    v,
-                    role,
-                    mv.creation_timestamp,
-                    entry.get("metrics"),
-                    entry.get("slice_metrics"),
-                    mv.tags,
-                    mv.run_id,
-                    "fresh",
-                    is_champion=v == champion,
-                )
-            )
+            metrics, slices, source = entry.get("metrics"), entry.get("slice_metrics"), "fresh"
         elif len(out) < limit + 2:
-            run_metrics = client.get_run(mv.run_id).data.metrics if mv.run_id else {}
             role = "champion" if v == champion else "registered"
-            out.append(
-                make_candidate(
-                    spec,
-                    environment,
-                    v,
-                    role,
-                    mv.creation_timestamp,
-                    run_metrics,
-                    None,
-                    mv.tags,
-                    mv.run_id,
-                    "run",
-                    is_champion=v == champion,
-                )
-            )
+            metrics, slices = unflatten(hook.run_metrics(mv.run_id)) if mv.run_id else ({}, {})
+            source = "run"
         else:
             continue
+        out.append(
+            make_candidate(
+                spec,
+                environment=environment,
+                role=role,
+                metrics=metrics,
+                slices=slices,
+                metrics_source=source,
+                is_champion=v == champion,
+                **known,
+            )
+        )
         if not is_sealed(mv.tags):
             out[-1].excluded = NOT_OURS
     for v, (role, _entry) in fresh.items():  # in the evaluate result but not registered: never a candidate
-        out.append(make_candidate(spec, environment, v, role, None, {}, None))
+        out.append(make_candidate(spec, environment=environment, version=v, role=role))
         out[-1].excluded = "not found in the model registry"
     return out
-
-
-def _alias_version(client: Any, name: str, alias: str) -> str | None:
-    try:
-        return str(client.get_model_version_by_alias(name, alias).version)
-    except Exception:  # no such alias (MLflow raises RestException / MlflowException)
-        return None

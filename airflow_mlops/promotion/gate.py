@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_mlops.promotion.candidates import Candidate, gather
 from airflow_mlops.promotion.decide import matching_actions, select
@@ -18,6 +18,9 @@ from airflow_mlops.promotion.history import AliasHistory
 from airflow_mlops.promotion.rulesets import RuleSet
 from airflow_mlops.promotion.servability import check_servable
 from airflow_mlops.spec.schema import ModelSpec
+
+if TYPE_CHECKING:
+    from airflow_mlops.hooks.mlflow import MLflowHook
 
 log = logging.getLogger(__name__)
 TAG_PREFIX = "mlops.gate."
@@ -32,11 +35,11 @@ class PromotionError(RuntimeError):
 class GateContext:
     """What the gate needs from its surroundings."""
 
-    client: Any
-    tracking_uri: str
+    hook: MLflowHook
     history: AliasHistory
     sample: str | Path | None = None
     columns: list[str] | None = None
+    task: str = "regression"  # the spec's model.task: how the servability probe asks the model
     dag_id: str | None = None
     dag_run_id: str | None = None
     who: str | None = None
@@ -50,7 +53,7 @@ def run_gate(spec: ModelSpec, rules: RuleSet, evaluation: dict[str, Any], ctx: G
     start = time.monotonic()
     env = spec.promotion.environment
     name = spec.model.name
-    candidates = gather(spec, env, evaluation, ctx.client)
+    candidates = gather(spec, env, evaluation, ctx.hook)
     champion_before = ctx.history.current(name, "champion")
     log.info(
         "gate for %s: %d candidates, %d selection / %d action rules, environment %s, champion %s",
@@ -89,7 +92,7 @@ def run_gate(spec: ModelSpec, rules: RuleSet, evaluation: dict[str, Any], ctx: G
         decision["why"] = "no eligible candidate"
     decision["champion_after"] = ctx.history.current(name, "champion")
     decision["seconds"] = round(time.monotonic() - start, 2)
-    _tag_versions(ctx.client, name, selection.report, winner, ctx.dag_run_id)
+    _tag_versions(ctx.hook, name, selection.report, winner, ctx.dag_run_id)
     log.info("gate decision for %s: %s", name, _summary(decision))
     unresolved = [a for a in decision["actions"] if a.get("status") in ("failed", "pending")]
     if unresolved:  # every decision is recorded above; the task must not succeed on a move that did not happen
@@ -103,7 +106,14 @@ def run_gate(spec: ModelSpec, rules: RuleSet, evaluation: dict[str, Any], ctx: G
 
 def _servable(cand: Candidate, name: str, ctx: GateContext) -> bool:
     if cand.version not in ctx.servable_cache:
-        result = check_servable(f"models:/{name}/{cand.version}", ctx.tracking_uri, ctx.sample, ctx.columns)
+        result = check_servable(
+            name,
+            cand.version,
+            tracking_uri=ctx.hook.tracking_uri,
+            sample=ctx.sample,
+            columns=ctx.columns,
+            task=ctx.task,
+        )
         log.info("servability of %s v%s: %s (%.1f s)", name, cand.version, result.detail, result.seconds)
         ctx.servable_cache[cand.version] = result
     return ctx.servable_cache[cand.version].ok
@@ -149,7 +159,7 @@ def _act(action, fired, winner: Candidate, spec: ModelSpec, ctx: GateContext, ch
             "detail": move.detail,
         }
     if action.action == "tag":
-        ctx.client.set_model_version_tag(name, winner.version, action.key, action.value)
+        ctx.hook.set_version_tag(name, winner.version, action.key, action.value)
         return {"key": action.key, "value": action.value}
     if action.action == "notify":
         message = action.message or f"{name}: rule {fired.rule_id} fired for v{winner.version}"
@@ -171,7 +181,7 @@ def _act(action, fired, winner: Candidate, spec: ModelSpec, ctx: GateContext, ch
     return {"detail": f"unknown action {action.action}"}  # pragma: no cover - schema forbids it
 
 
-def _tag_versions(client, name: str, report: dict, winner: Candidate | None, dag_run_id: str | None) -> None:
+def _tag_versions(hook: MLflowHook, name: str, report: dict, winner: Candidate | None, dag_run_id: str | None) -> None:
     for version, record in report.items():
         if record.get("role") is None:
             continue
@@ -182,10 +192,14 @@ def _tag_versions(client, name: str, report: dict, winner: Candidate | None, dag
         else:
             result, why = "ineligible", record.get("reason", "")
         try:
-            client.set_model_version_tag(name, version, TAG_PREFIX + "result", result)
-            client.set_model_version_tag(name, version, TAG_PREFIX + "reason", str(why)[:MAX_TAG])
-            client.set_model_version_tag(name, version, TAG_PREFIX + "dag_run_id", dag_run_id or "")
-        except Exception as exc:  # a version missing from the registry cannot be tagged
+            hook.set_version_tag(name, version, TAG_PREFIX + "result", result)
+            hook.set_version_tag(name, version, TAG_PREFIX + "reason", str(why)[:MAX_TAG])
+            hook.set_version_tag(name, version, TAG_PREFIX + "dag_run_id", dag_run_id or "")
+        except Exception as exc:  # a version missing from the registry cannot be tagged; anything else raises
+            from airflow_mlops.hooks.mlflow import is_missing
+
+            if not is_missing(exc):
+                raise
             log.info("cannot tag %s v%s: %s", name, version, exc)
 
 

@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Column,
@@ -45,6 +45,9 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from airflow_mlops import settings
+
+if TYPE_CHECKING:
+    from airflow_mlops.hooks.mlflow import MLflowHook
 
 HISTORY_ENV = "AIRFLOW_MLOPS_HISTORY_URI"
 UNSET = object()
@@ -105,12 +108,13 @@ class Move:
 
 
 class AliasHistory:
-    """Record and query alias moves; ``client`` is an MlflowClient (needed only by :meth:`move`)."""
+    """Record and query alias moves; ``hook`` (an :class:`~airflow_mlops.hooks.mlflow.MLflowHook`) reads and moves
+    MLflow's aliases (needed by :meth:`move`, :meth:`current` and :meth:`reconcile` only)."""
 
-    def __init__(self, uri: str | None = None, client: Any = None) -> None:
+    def __init__(self, uri: str | None = None, *, hook: MLflowHook | None = None) -> None:
         self.uri = uri or history_uri()
         self.engine = _engine(self.uri)
-        self.client = client
+        self.hook = hook
         metadata.create_all(self.engine)
 
     def aliases(self, model: str) -> dict[str, str]:
@@ -122,15 +126,9 @@ class AliasHistory:
 
     def _registered_aliases(self, model: str) -> dict[str, str] | None:
         """Like :meth:`aliases`, but None when MLflow does not know ``model``."""
-        from mlflow.exceptions import MlflowException
-
-        try:
-            found = self.client.get_registered_model(model).aliases or {}
-        except MlflowException as exc:
-            if exc.error_code == "RESOURCE_DOES_NOT_EXIST":
-                return None
-            raise
-        return {str(k): str(v) for k, v in found.items()}
+        if self.hook is None:
+            raise RuntimeError("AliasHistory needs an MLflowHook to read MLflow's aliases")
+        return self.hook.aliases(model)
 
     def current(self, model: str, alias: str) -> str | None:
         """The version ``alias`` points to in MLflow now (None when unset)."""
@@ -189,7 +187,7 @@ class AliasHistory:
         from airflow_mlops.redact import redact_text
 
         try:
-            self.client.set_registered_model_alias(model, alias, version)
+            self.hook.set_alias(model, alias, version)
             return "applied", ""
         except Exception as exc:
             error = f"{type(exc).__name__}: {redact_text(str(exc))}"

@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from airflow_mlops import settings
 from airflow_mlops.promotion.history import AliasHistory, Move
 from airflow_mlops.promotion.servability import check_servable
+
+if TYPE_CHECKING:
+    from airflow_mlops.hooks.mlflow import MLflowHook
 
 
 class RollbackError(ValueError):
@@ -52,8 +55,7 @@ def latest_sample(model: str) -> Path | None:
 
 
 def rollback(
-    client: Any,
-    tracking_uri: str,
+    hook: MLflowHook,
     model: str,
     version: str | int,
     reason: str,
@@ -64,6 +66,7 @@ def rollback(
     dag_run_id: str | None = None,
     sample: str | Path | None = None,
     columns: list[str] | None = None,
+    task: str = "regression",
     history: AliasHistory | None = None,
 ) -> Move:
     """Point ``alias`` at ``version`` after checking it exists and can be served; every attempt is recorded.
@@ -72,19 +75,24 @@ def rollback(
     """
     reason = check_request(alias, reason)
     version = str(version)
-    history = history or AliasHistory(client=client)
+    history = history or AliasHistory(hook=hook)
     fields = {"reason": reason, "who": who, "dag_id": dag_id, "dag_run_id": dag_run_id}
-    try:
-        client.get_model_version(model, version)
-    except Exception:
-        known = sorted((int(v.version) for v in client.search_model_versions(f"name='{model}'")), reverse=True)
+    if not version.isdigit() or hook.get_version(model, version) is None:
+        known = sorted((int(v.version) for v in hook.versions(model)), reverse=True)
         message = f"model {model!r} has no version {version} (registered: {known or 'none'})"
         history.record(
             model, alias, version, action="rollback", status="refused", details={"detail": message}, **fields
         )
-        raise RollbackError(message) from None
+        raise RollbackError(message)
     sample = sample or latest_sample(model)
-    served = check_servable(f"models:/{model}/{version}", tracking_uri, sample, columns if sample else None)
+    served = check_servable(
+        model,
+        version,
+        tracking_uri=hook.tracking_uri,
+        sample=sample,
+        columns=columns if sample else None,
+        task=task,
+    )
     if not served.ok:
         message = f"version {version} of {model!r} cannot be served: {served.detail}"
         history.record(

@@ -1,11 +1,12 @@
 """Can a registered version be served? Load it from the registry in a fresh process and predict on real input.
 
-Run as ``python -m airflow_mlops.promotion.servability models:/NAME/VERSION [--sample PARQUET] [--columns a,b]``
+Run as ``python -m airflow_mlops.promotion.servability --name NAME --version N [--sample PARQUET] [--columns a,b]``
 with ``MLFLOW_TRACKING_URI`` (and any MLflow credentials) in the environment, never in argv where a process
 list would show them; prints one JSON line ``{"ok": bool, "rows": n, "error": str|null}``. A fresh process
 proves the model loads from the registry alone (no state of the training process), and a crash cannot take the
-gate down. The probe loads through :mod:`airflow_mlops.hooks.model_artifact`, like scoring: only a version our
-training DAG sealed, with unchanged files, from skops with our trust list; never pickle.
+gate down. The probe loads through :meth:`airflow_mlops.hooks.mlflow.MLflowHook.load_verified` and predicts
+through :func:`airflow_mlops.scoring.predict.predict`, like scoring: only a version our training DAG sealed, with
+unchanged files, from skops with our trust list; never pickle.
 """
 
 from __future__ import annotations
@@ -31,17 +32,24 @@ class Servability:
 
 
 def check_servable(
-    model_uri: str,
+    name: str,
+    version: str | int,
+    *,
     tracking_uri: str,
     sample: str | Path | None,
     columns: list[str] | None = None,
+    task: str = "regression",
     timeout: float = 300,
 ) -> Servability:
-    """Load ``model_uri`` and predict on up to ``SAMPLE_ROWS`` rows of ``sample`` in a subprocess.
+    """Load version ``version`` of ``name`` and predict on up to ``SAMPLE_ROWS`` rows of ``sample`` in a subprocess.
 
-    Without a sample the model's logged input example is used; without either the check fails.
+    Without a sample the model's logged input example is used; without either the check fails. ``task`` is the
+    spec's ``model.task`` (a classifier must also give probabilities, as scoring asks it to).
     """
-    cmd = [sys.executable, "-m", "airflow_mlops.promotion.servability", model_uri]
+    if not str(version).isdigit():
+        raise ValueError(f"version must be a number, got {version!r} (aliases and stages are refused)")
+    cmd = [sys.executable, "-m", "airflow_mlops.promotion.servability", "--name", name, "--version", str(version)]
+    cmd += ["--task", task]
     if sample:
         cmd += ["--sample", str(sample)]
     if columns:
@@ -62,21 +70,14 @@ def check_servable(
     return Servability(bool(result["ok"]), detail, seconds, int(result.get("rows") or 0))
 
 
-def parse_version_uri(model_uri: str) -> tuple[str, str]:
-    """``(name, version)`` of ``models:/NAME/VERSION``; aliases, stages and run URIs are refused."""
-    name, _, version = model_uri.removeprefix("models:/").rpartition("/")
-    if not model_uri.startswith("models:/") or not name or not version.isdigit():
-        raise ValueError(f"expected models:/NAME/VERSION, got {model_uri!r}")
-    return name, version
-
-
-def _probe(model_uri: str, sample: str | None, columns: list[str] | None) -> dict:
+def _probe(name: str, version: str, task: str, sample: str | None, columns: list[str] | None) -> dict:
     import pandas as pd
 
-    from airflow_mlops.hooks.model_artifact import client_from_env, load_version
+    from airflow_mlops.hooks.mlflow import MLflowHook
+    from airflow_mlops.scoring.predict import predict
 
-    name, version = parse_version_uri(model_uri)
-    loaded = load_version(client_from_env(), name, version, with_input=True)
+    hook = MLflowHook.for_tracking_uri(os.environ["MLFLOW_TRACKING_URI"])
+    loaded = hook.load_verified(name, version, with_input=True)
     model = loaded.model
     if sample:
         frame = pd.read_parquet(sample)
@@ -94,23 +95,31 @@ def _probe(model_uri: str, sample: str | None, columns: list[str] | None) -> dic
             return {"ok": False, "rows": 0, "error": "no sample input and no logged input example"}
     if len(frame) == 0:
         return {"ok": False, "rows": 0, "error": "the sample input is empty"}
-    predictions = model.predict(frame)
-    rows = len(predictions)
+    rows = len(predict(model, frame, task))
     if rows != len(frame):
         return {"ok": False, "rows": rows, "error": f"{rows} predictions for {len(frame)} rows"}
     return {"ok": True, "rows": rows, "error": None}
 
 
+def _version(text: str) -> str:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"expected a version number, got {text!r}")
+    return text
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("model_uri", help="models:/NAME/VERSION (the tracking URI comes from MLFLOW_TRACKING_URI)")
+    parser.add_argument("--name", required=True, help="registered model name")
+    parser.add_argument("--version", required=True, type=_version, help="version number (no alias, no stage)")
+    parser.add_argument("--task", default="regression", choices=["regression", "classification"])
     parser.add_argument("--sample")
     parser.add_argument("--columns")
     args = parser.parse_args(argv)
     if not os.environ.get("MLFLOW_TRACKING_URI"):
         parser.error("MLFLOW_TRACKING_URI is not set")
     try:
-        result = _probe(args.model_uri, args.sample, args.columns.split(",") if args.columns else None)
+        columns = args.columns.split(",") if args.columns else None
+        result = _probe(args.name, args.version, args.task, args.sample, columns)
     except Exception as exc:  # any failure to load or predict means "not servable"
         result = {"ok": False, "rows": 0, "error": f"{type(exc).__name__}: {str(exc)[:500]}"}
     print(json.dumps(result), flush=True)

@@ -501,7 +501,28 @@ class SqliteScoresWriter(_Writer):
         return rows
 
 
-def timed(batches: Iterable[pa.RecordBatch], log: Callable[..., None], every_s: float = 10.0) -> Iterator:
+def replace_scores(
+    db: Any,
+    table: ScoresTable,
+    key: ScoreBatchKey,
+    batches: Iterable[pa.RecordBatch],
+    *,
+    source: ScoredInput | None = None,
+    progress: Progress | None = None,
+    policy: ReplacePolicy | None = None,
+) -> int:
+    """Atomically make ``batches`` the current scores of (model, role, logical date); returns the rows written.
+
+    ``db`` is a :class:`~airflow_mlops.hooks.scores_db.ScoresDbHook`: it hands out the connections (one per
+    call of its ``get_conn``) and names the dialect. The rows replaced are kept (``<table>_superseded``) unless
+    this is a retry of the same run. Raises :class:`ReplaceRefused` (nothing written) when ``policy`` forbids
+    replacing the earlier rows with this many.
+    """
+    cls = SqliteScoresWriter if db.dialect == "sqlite" else PostgresScoresWriter
+    return cls(db.get_conn).replace(table, key, batches, source=source, progress=progress, policy=policy)
+
+
+def log_progress(batches: Iterable[pa.RecordBatch], log: Callable[..., None], every_s: float = 10.0) -> Iterator:
     """Pass ``batches`` through, logging rows, chunks and rows/s at most every ``every_s`` seconds."""
     start = last = time.monotonic()
     rows = chunks = 0

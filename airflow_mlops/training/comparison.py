@@ -9,7 +9,9 @@ from airflow_mlops.training.metrics import better_value
 CHALLENGER, CHAMPION, NO_CHAMPION = "challenger", "champion", "no_champion"
 
 
-def decide(challenger: dict[str, float], champion: dict[str, float] | None, primary: list[str]) -> tuple[str, str]:
+def compare_versions(
+    challenger: dict[str, float], champion: dict[str, float] | None, primary: list[str]
+) -> tuple[str, str]:
     """(better, metric used): the challenger wins only when strictly better on the first comparable metric."""
     if champion is None:
         return NO_CHAMPION, ""

@@ -9,8 +9,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from airflow_mlops.scoring.predict import predict
 from airflow_mlops.training.estimator import build_estimator
-from airflow_mlops.training.metrics import predictions, slice_metrics, task_metrics
+from airflow_mlops.training.metrics import slice_metrics, task_metrics
 from airflow_mlops.training.preprocess import build_pipeline, categorical_columns
 from airflow_mlops.training.split import Window, fresh_window_split
 from airflow_mlops.validation.errors import DataError, missing_columns_message
@@ -90,7 +91,7 @@ def evaluate_on(
     """(overall metrics, nested slice metrics) of ``model`` on ``frame`` (``features`` default to the spec's)."""
     names = metric_names(spec)
     features = features or spec.features.feature_names
-    scored = predictions(model, frame[features], spec.model.task)
+    scored = predict(model, frame[features], spec.model.task)
     overall = task_metrics(spec.model.task, names, frame[spec.features.label], scored)
     slices = slice_metrics(spec.model.task, names, frame, spec.features.label, scored, spec.training.slices)
     return overall, slices

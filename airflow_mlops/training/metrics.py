@@ -1,7 +1,8 @@
 """Task metrics overall and per slice, named as docs/architecture.md says.
 
 Overall ``<metric>``; per slice ``slice/<column>/<value>/<metric>`` (flat, for MLflow) or nested
-``{column: {value: {metric: x}}}`` (for XCom and the promotion rules).
+``{column: {value: {metric: x}}}`` (for XCom and the promotion rules). The one codec between the two shapes is
+:func:`flatten` (to MLflow) and :func:`unflatten` (back from MLflow).
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     import pandas as pd
+
+    from airflow_mlops.scoring.predict import Predictions
 
 LOWER_IS_BETTER = {"mae", "rmse", "logloss"}
 _UNSAFE = re.compile(r"[^A-Za-z0-9_\-. :]")
@@ -29,16 +32,7 @@ def better_value(metric: str, a: float, b: float) -> bool:
     return a > b if higher_is_better(metric) else a < b
 
 
-def predictions(model: Any, frame: pd.DataFrame, task: str) -> dict[str, Any]:
-    """What the metrics need: ``pred`` (labels / values) and, for classification, ``proba`` and ``classes``."""
-    out: dict[str, Any] = {"pred": model.predict(frame)}
-    if task == "classification":
-        out["proba"] = model.predict_proba(frame)
-        out["classes"] = list(model.classes_)
-    return out
-
-
-def task_metrics(task: str, names: list[str], y_true: Any, scored: dict[str, Any]) -> dict[str, float]:
+def task_metrics(task: str, names: list[str], y_true: Any, scored: Predictions) -> dict[str, float]:
     """``names`` computed on one set of rows; a metric undefined there (e.g. auc with one class) is left out."""
     import numpy as np
 
@@ -54,11 +48,11 @@ def task_metrics(task: str, names: list[str], y_true: Any, scored: dict[str, Any
     return values
 
 
-def _metric(task: str, name: str, y: Any, scored: dict[str, Any]) -> float | None:
+def _metric(task: str, name: str, y: Any, scored: Predictions) -> float | None:
     import numpy as np
     from sklearn import metrics as m
 
-    pred = np.asarray(scored["pred"])
+    pred = np.asarray(scored.labels)
     if task == "regression":
         pred = pred.astype("float64")
         y = y.astype("float64")
@@ -68,7 +62,7 @@ def _metric(task: str, name: str, y: Any, scored: dict[str, Any]) -> float | Non
             "r2": lambda: m.r2_score(y, pred) if len(y) > 1 else None,
             "bias": lambda: float(np.mean(pred - y)),
         }[name]()
-    proba, classes = scored["proba"], scored["classes"]
+    proba, classes = scored.proba, scored.classes
     binary = len(classes) == 2
     average = "binary" if binary else "macro"
     pos = {"pos_label": classes[1]} if binary else {}
@@ -87,7 +81,7 @@ def _metric(task: str, name: str, y: Any, scored: dict[str, Any]) -> float | Non
 
 
 def slice_metrics(
-    task: str, names: list[str], frame: pd.DataFrame, label: str, scored: dict[str, Any], slices: list[str]
+    task: str, names: list[str], frame: pd.DataFrame, label: str, scored: Predictions, slices: list[str]
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Nested ``{column: {value: {metric: x}}}`` for every value of every slice column in ``frame``."""
     import numpy as np
@@ -100,8 +94,7 @@ def slice_metrics(
         per_value: dict[str, dict[str, float]] = {}
         for value in sorted(set(keys)):
             idx = np.flatnonzero(keys == value)
-            part = {k: (v[idx] if k != "classes" else v) for k, v in scored.items()}
-            per_value[str(value)] = task_metrics(task, names, frame[label].to_numpy()[idx], part)
+            per_value[str(value)] = task_metrics(task, names, frame[label].to_numpy()[idx], scored.take(idx))
         nested[column] = per_value
     return nested
 
@@ -121,3 +114,24 @@ def flatten(
             for metric, x in values.items():
                 flat[metric_key(column, value, metric, prefix)] = x
     return flat
+
+
+Nested = dict[str, dict[str, dict[str, float]]]
+
+
+def unflatten(flat: dict[str, Any], prefix: str = "") -> tuple[dict[str, float], Nested]:
+    """The inverse of :func:`flatten`: ``(overall, nested)`` from MLflow metric names starting with ``prefix``.
+
+    Names with another prefix (e.g. ``fresh/`` when ``prefix`` is empty) and non-numeric values are left out.
+    """
+    overall: dict[str, float] = {}
+    nested: Nested = {}
+    for key, value in flat.items():
+        if not key.startswith(prefix) or not isinstance(value, int | float) or isinstance(value, bool):
+            continue
+        parts = key[len(prefix) :].split("/")
+        if len(parts) == 1:
+            overall[parts[0]] = float(value)
+        elif len(parts) == 4 and parts[0] == "slice":
+            nested.setdefault(parts[1], {}).setdefault(parts[2], {})[parts[3]] = float(value)
+    return overall, nested

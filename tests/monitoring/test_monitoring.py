@@ -110,8 +110,8 @@ def test_changed_spec_requests_one_code_change_retrain(home, tmp_path):
     from airflow_mlops.training.hashing import spec_hash
 
     unchanged = write_spec(tmp_path / "same", monitoring={"retrain_on": ["code_change"]})
-    client = MLflowHook().get_conn()  # the champion was trained from this spec (training hashes the whole spec)
-    client.set_tag(champion(client, "ride_demand").run_id, "mlops.spec_hash", spec_hash(load_spec(unchanged)))
+    hook = MLflowHook()  # the champion was trained from this spec (training hashes the whole spec)
+    hook.get_conn().set_tag(champion(hook, "ride_demand").run_id, "mlops.spec_hash", spec_hash(load_spec(unchanged)))
     assert decide(unchanged, None) is None  # champion trained from this very spec and code
     changed = write_spec(
         tmp_path / "changed",
@@ -127,7 +127,7 @@ def test_changed_spec_requests_one_code_change_retrain(home, tmp_path):
 def test_cooldown_expires(home, spec_path):
     from datetime import UTC, datetime
 
-    from airflow_mlops.monitoring.triggers import decide as decide_fn
+    from airflow_mlops.monitoring.triggers import retrain_decision as decide_fn
 
     spec = load_spec(spec_path)  # cooldown 6h
     due = {"drift": "share 0.6"}

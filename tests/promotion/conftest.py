@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 from pathlib import Path
@@ -92,3 +93,17 @@ def evaluation(challenger: tuple[str, dict] | None, champion: tuple[str, dict] |
         return None if item is None else {"version": item[0], "run_id": None, "metrics": item[1], "slice_metrics": {}}
 
     return {"challenger": entry(challenger), "champion": entry(champion), "better": "challenger"}
+
+
+def hook_for(client):
+    """An MLflowHook whose every call goes through ``client`` (an MlflowClient, or a test double that
+    misbehaves: a dying or slow tracking server cannot be had here)."""
+    from airflow_mlops.hooks.mlflow import MLflowHook
+
+    class ClientHook(MLflowHook):
+        def get_conn(self):
+            return client
+
+    uri = getattr(client, "tracking_uri", None) or os.environ.get("MLFLOW_TRACKING_URI", "")
+    hook = ClientHook.for_tracking_uri(uri)
+    return hook

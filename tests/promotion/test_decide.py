@@ -11,7 +11,15 @@ from airflow_mlops.spec.schema import ActionRule, SelectionRule
 def cands(spec, rows):
     """rows: (version, role, created_ms, metrics)."""
     return [
-        make_candidate(spec, "production", v, role, created, metrics, is_champion=role == "champion")
+        make_candidate(
+            spec,
+            environment="production",
+            version=v,
+            role=role,
+            created_time=created / 1000,
+            metrics=metrics,
+            is_champion=role == "champion",
+        )
         for v, role, created, metrics in rows
     ]
 

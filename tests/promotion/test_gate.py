@@ -15,13 +15,13 @@ from airflow_mlops.promotion.history import AliasHistory
 from airflow_mlops.promotion.rollback import RollbackError, rollback
 from airflow_mlops.promotion.rulesets import rules_for
 
-from .conftest import PROJECT, evaluation, register
+from .conftest import PROJECT, evaluation, hook_for, register
 
 GOOD = {"mae": 4.0, "bias": 0.1}
 
 
 def _gate(spec, client, uri, sample, evaluate):
-    ctx = GateContext(client=client, tracking_uri=uri, history=AliasHistory(client=client), sample=sample,
+    ctx = GateContext(hook=hook_for(client), history=AliasHistory(hook=hook_for(client)), sample=sample,
                       dag_id="ride_demand__train", dag_run_id="manual__1", who="test")  # fmt: skip
     return run_gate(spec, rules_for(spec, lambda rel: PROJECT / rel), evaluate, ctx)
 
@@ -29,7 +29,7 @@ def _gate(spec, client, uri, sample, evaluate):
 @pytest.mark.slow
 def test_gate_keeps_champion_on_failing_challenger_promotes_passing_one_and_rollback_restores(store, sample, spec):
     client, uri = store
-    history = AliasHistory(client=client)
+    history = AliasHistory(hook=hook_for(client))
     v1 = register("ride_demand", GOOD)
     assert history.move("ride_demand", "champion", v1, action="promote", reason="bootstrap").applied
 
@@ -48,11 +48,11 @@ def test_gate_keeps_champion_on_failing_challenger_promotes_passing_one_and_roll
     assert tags["mlops.gate.result"] == "lost" and "lost to v3 (challenger)" in tags["mlops.gate.reason"]
     assert json.dumps(result)  # XCom-serializable
 
-    move = rollback(client, uri, "ride_demand", v1, "v3 overpredicts airports", who="ana", sample=sample)
+    move = rollback(hook_for(client), "ride_demand", v1, "v3 overpredicts airports", who="ana", sample=sample)
     assert move.applied and move.previous_version == v3
     assert history.current("ride_demand", "champion") == v1
     with pytest.raises(RollbackError, match="has no version 42"):
-        rollback(client, uri, "ride_demand", 42, "typo", sample=sample)
+        rollback(hook_for(client), "ride_demand", 42, "typo", sample=sample)
     events = history.events("ride_demand")
     assert [(e["action"], e["status"], e["version"]) for e in events] == [
         ("promote", "applied", v1),
@@ -66,7 +66,7 @@ def test_gate_keeps_champion_on_failing_challenger_promotes_passing_one_and_roll
 @pytest.mark.slow
 def test_unservable_challenger_is_never_promoted(store, sample, spec):
     client, uri = store
-    history = AliasHistory(client=client)
+    history = AliasHistory(hook=hook_for(client))
     v1 = register("ride_demand", GOOD)
     history.move("ride_demand", "champion", v1, action="promote")
     v2 = register("ride_demand", {"mae": 3.0, "bias": 0.0}, broken=True)
@@ -74,7 +74,7 @@ def test_unservable_challenger_is_never_promoted(store, sample, spec):
     assert result["promoted"] is False and history.current("ride_demand", "champion") == v1
     assert "cannot be served" in result["decision"]["candidates"][v2]["reason"]
     with pytest.raises(RollbackError, match="cannot be served"):
-        rollback(client, uri, "ride_demand", v2, "try broken", sample=sample)
+        rollback(hook_for(client), "ride_demand", v2, "try broken", sample=sample)
 
 
 RACER = """
@@ -82,9 +82,10 @@ import sys, time
 from pathlib import Path
 from mlflow.tracking import MlflowClient
 from airflow_mlops.promotion.history import AliasHistory
+from tests.promotion.conftest import hook_for
 uri, version, expected, go = sys.argv[1:5]
 client = MlflowClient(tracking_uri=uri, registry_uri=uri)
-history = AliasHistory(client=client)
+history = AliasHistory(hook=hook_for(client))
 while not Path(go).exists():
     time.sleep(0.01)
 move = history.move("ride_demand", "champion", version, action="promote", expected_previous=expected,
@@ -95,7 +96,7 @@ print(move.status)
 
 def test_two_racing_promotions_leave_champion_on_exactly_one(store, tmp_path):
     client, uri = store
-    history = AliasHistory(client=client)
+    history = AliasHistory(hook=hook_for(client))
     v1, v2, v3 = (register("ride_demand", GOOD) for _ in range(3))
     history.move("ride_demand", "champion", v1, action="promote")
     go = tmp_path / "go"
@@ -116,7 +117,7 @@ def test_two_racing_promotions_leave_champion_on_exactly_one(store, tmp_path):
 
 def test_cli_history_and_refused_rollback(store, tmp_path, run_cli_env):
     client, _uri = store
-    history = AliasHistory(client=client)
+    history = AliasHistory(hook=hook_for(client))
     v1, v2 = register("ride_demand", GOOD), register("ride_demand", GOOD)
     history.move("ride_demand", "champion", v1, action="promote", reason="first")
     history.move("ride_demand", "champion", v2, action="promote", reason="second")

@@ -15,7 +15,7 @@ from airflow_mlops.promotion.history import AliasHistory
 from airflow_mlops.promotion.rollback import RollbackFailed, rollback
 from airflow_mlops.promotion.rulesets import rules_for
 
-from .conftest import PROJECT, evaluation, register
+from .conftest import PROJECT, evaluation, hook_for, register
 
 GOOD = {"mae": 4.0, "bias": 0.1}
 SECRET = "tracking-pw-123"
@@ -52,16 +52,18 @@ def rows(history, model="ride_demand"):
 def test_error_after_mlflow_applied_is_recorded_as_applied(store):
     client, _uri = store
     v1, v2 = register("ride_demand", GOOD), register("ride_demand", GOOD)
-    history = AliasHistory(client=client)
+    history = AliasHistory(hook=hook_for(client))
     history.move("ride_demand", "champion", v1, action="promote", who="t")
-    move = AliasHistory(client=FlakyClient(client, "after")).move("ride_demand", "champion", v2, action="promote")
+    flaky = AliasHistory(hook=hook_for(FlakyClient(client, "after")))
+    move = flaky.move("ride_demand", "champion", v2, action="promote")
     assert move.status == "applied" and "TimeoutError" in move.detail and SECRET not in move.detail
     assert history.current("ride_demand", "champion") == v2
     assert rows(history)[-1] == ("promote", "applied", v2, v1, None)
     assert SECRET not in history.events("ride_demand")[-1]["details"]
 
     # Neither the move nor a re-read answers: the intent stays pending, the caller is told.
-    move = AliasHistory(client=FlakyClient(client, "blackout")).move("ride_demand", "champion", v1, action="promote")
+    blackout = AliasHistory(hook=hook_for(FlakyClient(client, "blackout")))
+    move = blackout.move("ride_demand", "champion", v1, action="promote")
     assert move.status == "pending" and "reconcile" in move.detail
     assert rows(history)[-1][:3] == ("promote", "pending", v1)
     changes = history.reconcile("ride_demand")
@@ -70,13 +72,13 @@ def test_error_after_mlflow_applied_is_recorded_as_applied(store):
 
 @pytest.mark.slow
 def test_failed_move_fails_the_gate_and_the_rollback(store, sample, spec):
-    client, uri = store
-    history = AliasHistory(client=client)
+    client, _uri = store
+    history = AliasHistory(hook=hook_for(client))
     v1 = register("ride_demand", GOOD)
     history.move("ride_demand", "champion", v1, action="promote")
     v2 = register("ride_demand", {"mae": 4.5, "bias": 0.1})
     flaky = FlakyClient(client, "before")
-    ctx = GateContext(client=flaky, tracking_uri=uri, history=AliasHistory(client=flaky), sample=sample,
+    ctx = GateContext(hook=hook_for(flaky), history=AliasHistory(hook=hook_for(flaky)), sample=sample,
                       dag_id="ride_demand__train", dag_run_id="manual__1", who="test")  # fmt: skip
     with pytest.raises(PromotionError, match="champion: failed TimeoutError") as caught:
         run_gate(spec, rules_for(spec, lambda rel: PROJECT / rel), evaluation((v2, GOOD), (v1, GOOD)), ctx)
@@ -84,7 +86,8 @@ def test_failed_move_fails_the_gate_and_the_rollback(store, sample, spec):
     assert history.current("ride_demand", "champion") == v1
     assert rows(history)[-1] == ("promote", "failed", v2, v1, "test")
     with pytest.raises(RollbackFailed, match="failed"):
-        rollback(flaky, uri, "ride_demand", v2, "try", who="ana", sample=sample, history=AliasHistory(client=flaky))
+        rollback(hook_for(flaky), "ride_demand", v2, "try", who="ana", sample=sample,
+                 history=AliasHistory(hook=hook_for(flaky)))  # fmt: skip
     assert rows(history)[-1] == ("rollback", "failed", v2, v1, "ana")
     assert history.current("ride_demand", "champion") == v1
 
@@ -93,6 +96,7 @@ KILLED = """
 import os, signal, sys
 from mlflow.tracking import MlflowClient
 from airflow_mlops.promotion.history import AliasHistory
+from tests.promotion.conftest import hook_for
 uri, version, when = sys.argv[1:4]
 
 class Dies(MlflowClient):
@@ -101,7 +105,8 @@ class Dies(MlflowClient):
             super().set_registered_model_alias(name, alias, version)
         os.kill(os.getpid(), signal.SIGKILL)
 
-AliasHistory(client=Dies(tracking_uri=uri, registry_uri=uri)).move("ride_demand", "champion", version, action="promote")
+history = AliasHistory(hook=hook_for(Dies(tracking_uri=uri, registry_uri=uri)))
+history.move("ride_demand", "champion", version, action="promote")
 """
 
 
@@ -128,7 +133,7 @@ def _matches_mlflow(history: AliasHistory) -> None:
 
 def test_sigkill_between_mlflow_move_and_history_write_is_reconciled(store):
     client, uri = store
-    history = AliasHistory(client=client)
+    history = AliasHistory(hook=hook_for(client))
     v1, v2, v3 = (register("ride_demand", GOOD) for _ in range(3))
     history.move("ride_demand", "champion", v1, action="promote")
 
@@ -161,7 +166,7 @@ def test_sigkill_between_mlflow_move_and_history_write_is_reconciled(store):
 
 def test_cli_rollback_requires_a_reason_a_valid_alias_and_records_the_os_user(store, sample, monkeypatch):
     client, _uri = store
-    history = AliasHistory(client=client)
+    history = AliasHistory(hook=hook_for(client))
     v1, v2 = register("ride_demand", GOOD), register("ride_demand", GOOD)
     history.move("ride_demand", "champion", v2, action="promote")
     before = len(history.events("ride_demand"))
@@ -195,10 +200,10 @@ class Interrupted(FlakyClient):
 
 def test_reconcile_resolves_a_chain_of_pending_moves_in_order(store):
     client, _uri = store
-    history = AliasHistory(client=client)
+    history = AliasHistory(hook=hook_for(client))
     v1, v2, v3 = (register("ride_demand", GOOD) for _ in range(3))
     history.move("ride_demand", "champion", v1, action="promote")
-    dying = AliasHistory(client=Interrupted(client, "after"))
+    dying = AliasHistory(hook=hook_for(Interrupted(client, "after")))
     for version in (v2, v3):
         with pytest.raises(KeyboardInterrupt):
             dying.move("ride_demand", "champion", version, action="promote")
@@ -226,7 +231,7 @@ def _other_registry(history: AliasHistory) -> None:
         def get_registered_model(self, name):
             raise MlflowException(f"Registered Model with name={name} not found", error_code=RESOURCE_DOES_NOT_EXIST)
 
-    AliasHistory(history.uri, client=Empty()).reconcile("ride_demand")
+    AliasHistory(history.uri, hook=hook_for(Empty())).reconcile("ride_demand")
 
 
 def test_on_postgresql_a_killed_move_releases_its_lock_and_is_reconciled(store, pg, monkeypatch):
@@ -236,7 +241,7 @@ def test_on_postgresql_a_killed_move_releases_its_lock_and_is_reconciled(store, 
     client, uri = store
     history_uri = pg.dsn.replace("postgresql://", "postgresql+psycopg://")
     monkeypatch.setenv("AIRFLOW_MLOPS_HISTORY_URI", history_uri)  # the killed child inherits it
-    history = AliasHistory(history_uri, client=client)
+    history = AliasHistory(history_uri, hook=hook_for(client))
     known = len(history.events("ride_demand"))
     v1, v2 = register("ride_demand", GOOD), register("ride_demand", GOOD)
     _killed_move(uri, v1, "after")

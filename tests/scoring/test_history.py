@@ -12,7 +12,7 @@ import pytest
 
 from airflow_mlops.hooks.scores_db import ScoresDbHook
 from airflow_mlops.scoring.table import ScoresTable
-from airflow_mlops.scoring.writers import ReplacePolicy, ReplaceRefused
+from airflow_mlops.scoring.writers import ReplacePolicy, ReplaceRefused, replace_scores
 from tests.scoring.data import LOGICAL_DATE, batches, key
 
 ROWS, CHUNK = 3000, 700
@@ -35,14 +35,14 @@ def _predictions(seed: int, rows: int = ROWS) -> list[tuple]:
 def test_empty_batch_never_replaces_scores(conn_id, table_name):
     db = ScoresDbHook(conn_id)
     table = ScoresTable(table_name, "zone_id")
-    db.replace_scores(table, key("1"), batches(ROWS, CHUNK, seed=1))
-    db.replace_scores(table, key("1", role="challenger"), batches(ROWS, CHUNK, seed=5))
+    replace_scores(db, table, key("1"), batches(ROWS, CHUNK, seed=1))
+    replace_scores(db, table, key("1", role="challenger"), batches(ROWS, CHUNK, seed=5))
     before = _state(db, table)
     assert before[0][0] == 2 * ROWS
 
     for dag_run in ("manual__2", "manual__1"):  # a new run, and a retry of the run that wrote the rows
         with pytest.raises(ReplaceRefused) as refused:
-            db.replace_scores(table, key("1", dag_run_id=dag_run), iter(()))
+            replace_scores(db, table, key("1", dag_run_id=dag_run), iter(()))
         message = str(refused.value)
         assert (
             f"refusing to replace {ROWS} champion rows of demo_model scored for {LOGICAL_DATE.isoformat()}" in message
@@ -55,20 +55,20 @@ def test_empty_batch_never_replaces_scores(conn_id, table_name):
 def test_much_smaller_batch_refused_unless_the_policy_allows_it(conn_id, table_name):
     db = ScoresDbHook(conn_id)
     table = ScoresTable(table_name, "zone_id")
-    db.replace_scores(table, key("1"), batches(ROWS, CHUNK, seed=1))
+    replace_scores(db, table, key("1"), batches(ROWS, CHUNK, seed=1))
     before = _state(db, table)
     with pytest.raises(ReplaceRefused, match=f"{ROWS} champion rows .* with 1000 rows .*fewer than 50%"):
-        db.replace_scores(table, key("2", dag_run_id="manual__2"), batches(1000, CHUNK, seed=2))
+        replace_scores(db, table, key("2", dag_run_id="manual__2"), batches(1000, CHUNK, seed=2))
     assert _state(db, table) == before
     # at the threshold it goes through (half the rows), and the earlier run stays queryable
-    assert db.replace_scores(table, key("2", dag_run_id="manual__2"), batches(ROWS // 2, CHUNK, seed=2)) == ROWS // 2
+    assert replace_scores(db, table, key("2", dag_run_id="manual__2"), batches(ROWS // 2, CHUNK, seed=2)) == ROWS // 2
     assert db.checksum(table)[0] == ROWS // 2
     assert db.checksum(table, part="superseded")[0] == ROWS
     # a deliberate shrink is a policy decision
     small = ReplacePolicy(min_fraction=0.1)
-    assert db.replace_scores(table, key("3", dag_run_id="manual__3"), batches(200, CHUNK, seed=3), policy=small) == 200
+    assert replace_scores(db, table, key("3", dag_run_id="manual__3"), batches(200, CHUNK, seed=3), policy=small) == 200
     with pytest.raises(ReplaceRefused, match="an empty batch"):
-        db.replace_scores(table, key("4", dag_run_id="manual__4"), iter(()), policy=ReplacePolicy(min_fraction=0))
+        replace_scores(db, table, key("4", dag_run_id="manual__4"), iter(()), policy=ReplacePolicy(min_fraction=0))
 
 
 def test_first_write_of_an_empty_batch_is_recorded():
@@ -81,9 +81,9 @@ def test_rescoring_a_date_keeps_what_was_served(conn_id, table_name, name):
     table = ScoresTable(table_name if name == "plain" else f"{name} {table_name[-6:]}", "zone_id")
     first = replace(key("1", dag_run_id="scheduled__1"), scored_at=datetime(2024, 5, 1, 7, tzinfo=UTC))
     second = replace(key("2", dag_run_id="manual__rescore"), scored_at=datetime(2024, 5, 9, 7, tzinfo=UTC))
-    db.replace_scores(table, first, batches(ROWS, CHUNK, seed=1))
-    db.replace_scores(table, replace(first, role="challenger", model_version="9"), batches(ROWS, CHUNK, seed=9))
-    db.replace_scores(table, second, batches(ROWS, CHUNK, seed=2))  # a new champion re-scores the date
+    replace_scores(db, table, first, batches(ROWS, CHUNK, seed=1))
+    replace_scores(db, table, replace(first, role="challenger", model_version="9"), batches(ROWS, CHUNK, seed=9))
+    replace_scores(db, table, second, batches(ROWS, CHUNK, seed=2))  # a new champion re-scores the date
 
     # consumers read the scores table: only the current run, one version per date and role
     assert db.query("SELECT role, model_version, count(*) FROM {t} GROUP BY 1, 2 ORDER BY 1", t=table.name) == [
@@ -124,11 +124,11 @@ def test_rescoring_a_date_keeps_what_was_served(conn_id, table_name, name):
 def test_retrying_the_same_run_leaves_one_clean_run(conn_id, table_name):
     db = ScoresDbHook(conn_id)
     table = ScoresTable(table_name, "zone_id")
-    db.replace_scores(table, key("1", dag_run_id="scheduled__1"), batches(ROWS, CHUNK, seed=1))
-    db.replace_scores(table, key("2", dag_run_id="manual__2"), batches(ROWS, CHUNK, seed=2))
+    replace_scores(db, table, key("1", dag_run_id="scheduled__1"), batches(ROWS, CHUNK, seed=1))
+    replace_scores(db, table, key("2", dag_run_id="manual__2"), batches(ROWS, CHUNK, seed=2))
     superseded = db.checksum(table, part="superseded")
     for seed in (3, 4):  # retries of manual__2 (same model version): replace their own rows
-        db.replace_scores(table, key("2", dag_run_id="manual__2"), batches(ROWS, CHUNK, seed=seed))
+        replace_scores(db, table, key("2", dag_run_id="manual__2"), batches(ROWS, CHUNK, seed=seed))
     assert db.predictions(table, "demo_model", "champion", LOGICAL_DATE) == _predictions(4)
     assert db.checksum(table, part="superseded") == superseded  # the earlier run is untouched
     runs = db.served(table, "demo_model", LOGICAL_DATE)
@@ -143,7 +143,7 @@ def test_retention_purges_rows_never_run_records(conn_id, table_name):
     keep_two = ReplacePolicy(keep_runs=2)
     for i in range(5):
         k = replace(key(str(i), dag_run_id=f"manual__{i}"), scored_at=start + timedelta(days=i))
-        db.replace_scores(table, k, batches(500, CHUNK, seed=i), policy=keep_two)
+        replace_scores(db, table, k, batches(500, CHUNK, seed=i), policy=keep_two)
     runs = db.served(table, "demo_model", LOGICAL_DATE)
     assert [(r["model_version"], r["is_current"], r["rows_kept"]) for r in runs] == [
         ("4", True, True),
@@ -159,7 +159,7 @@ def test_retention_purges_rows_never_run_records(conn_id, table_name):
     # run 2 was superseded 2 days before this write, run 3 one day (not longer ago than keep_days: kept)
     by_age = ReplacePolicy(keep_runs=None, keep_days=1)
     k = replace(key("5", dag_run_id="manual__5"), scored_at=start + timedelta(days=5))
-    db.replace_scores(table, k, batches(500, CHUNK, seed=5), policy=by_age)
+    replace_scores(db, table, k, batches(500, CHUNK, seed=5), policy=by_age)
     kept = db.query("SELECT model_version, count(*) FROM {t} GROUP BY 1 ORDER BY 1", t=table.superseded)
     assert kept == [("3", 500), ("4", 500)]
     assert len(db.served(table, "demo_model", LOGICAL_DATE)) == 6
@@ -223,7 +223,7 @@ def test_first_layout_tables_are_migrated_and_their_rows_kept(conn_id, table_nam
 
     for day in (LOGICAL_DATE, LOGICAL_DATE + timedelta(days=1)):
         k = replace(key("2", dag_run_id="manual__new"), logical_date=day)
-        db.replace_scores(table, k, batches(4, 4, seed=2))
+        replace_scores(db, table, k, batches(4, 4, seed=2))
         runs = db.served(table, "demo_model", day)
         assert [(r["model_version"], r["dag_run_id"], r["is_current"]) for r in runs] == [
             ("2", "manual__new", True),

@@ -13,6 +13,7 @@ import pytest
 
 from airflow_mlops.hooks.scores_db import ScoresDbHook
 from airflow_mlops.scoring.table import ScoresTable, UnsafeIdentifier
+from airflow_mlops.scoring.writers import replace_scores
 from tests.conftest import PROJECT
 from tests.scoring.data import LOGICAL_DATE, batches, key
 
@@ -22,8 +23,8 @@ ROWS, CHUNK = 3000, 700
 def test_rows_and_version_columns(conn_id, table_name):
     db = ScoresDbHook(conn_id)
     table = ScoresTable(table_name, "zone_id")
-    assert db.replace_scores(table, key("7"), batches(ROWS, CHUNK, seed=7)) == ROWS
-    assert db.replace_scores(table, key("3", role="challenger"), batches(ROWS, CHUNK, seed=3)) == ROWS
+    assert replace_scores(db, table, key("7"), batches(ROWS, CHUNK, seed=7)) == ROWS
+    assert replace_scores(db, table, key("3", role="challenger"), batches(ROWS, CHUNK, seed=3)) == ROWS
     counts = db.query(
         f'SELECT role, model_name, model_version, mlflow_run_id, dag_run_id, count(*) FROM "{table_name}" '
         "GROUP BY role, model_name, model_version, mlflow_run_id, dag_run_id ORDER BY role"
@@ -47,7 +48,7 @@ def test_rows_and_version_columns(conn_id, table_name):
 
 def test_classifier_probability_round_trips(conn_id, table_name):
     db = ScoresDbHook(conn_id)
-    db.replace_scores(ScoresTable(table_name, "rider_id"), key(), batches(500, 128, seed=1, classifier=True))
+    replace_scores(db, ScoresTable(table_name, "rider_id"), key(), batches(500, 128, seed=1, classifier=True))
     rows = db.query(f'SELECT prediction, probability FROM "{table_name}" ORDER BY row_id')
     probs = [p for b in batches(500, 128, seed=1, classifier=True) for p in b.column("probability").to_pylist()]
     assert [p for _, p in rows] == probs
@@ -62,7 +63,7 @@ def test_text_entities_use_the_row_path(conn_id, table_name):
     db = ScoresDbHook(conn_id)
     ts = pa.array([0, 1, 2], pa.timestamp("s", tz="UTC"))
     batch = make_batch([0, 1, 2], ["a", "b'; --", 'c"'], ts, [1.0, 2.0, 3.0])
-    db.replace_scores(ScoresTable(table_name, "rider", entity_is_text=True), key(), [batch])
+    replace_scores(db, ScoresTable(table_name, "rider", entity_is_text=True), key(), [batch])
     assert db.query(f'SELECT rider, prediction FROM "{table_name}" ORDER BY row_id') == [
         ("a", 1.0),
         ("b'; --", 2.0),
@@ -71,7 +72,7 @@ def test_text_entities_use_the_row_path(conn_id, table_name):
 
 
 def test_postgres_column_types_primary_key_and_index(pg_conn_id, pg, table_name):
-    ScoresDbHook(pg_conn_id).replace_scores(ScoresTable(table_name, "zone_id"), key(), batches(10, 10))
+    replace_scores(ScoresDbHook(pg_conn_id), ScoresTable(table_name, "zone_id"), key(), batches(10, 10))
     with psycopg.connect(pg.dsn) as conn:
         types = dict(
             conn.execute(
@@ -100,7 +101,7 @@ def test_postgres_column_types_primary_key_and_index(pg_conn_id, pg, table_name)
 
 def test_sqlite_column_types_primary_key_and_index(sqlite_conn_id, table_name):
     db = ScoresDbHook(sqlite_conn_id)
-    db.replace_scores(ScoresTable(table_name, "zone_id"), key(), batches(10, 10))
+    replace_scores(db, ScoresTable(table_name, "zone_id"), key(), batches(10, 10))
     info = db.query(f'PRAGMA table_info("{table_name}")')
     assert {r[1]: r[2] for r in info}["prediction"] == "REAL"
     assert [r[1] for r in sorted(info, key=lambda r: r[5]) if r[5]] == ["model_name", "role", "logical_date", "row_id"]
@@ -115,10 +116,10 @@ def test_rerun_replaces_and_three_reruns_have_one_checksum(conn_id, table_name):
     table = ScoresTable(table_name, "zone_id")
     other_date = key("9")
     object.__setattr__(other_date, "logical_date", LOGICAL_DATE.replace(day=2))
-    db.replace_scores(table, other_date, batches(100, 100, seed=9))  # another date: must survive
+    replace_scores(db, table, other_date, batches(100, 100, seed=9))  # another date: must survive
     sums = set()
     for _ in range(3):
-        db.replace_scores(table, key("1"), batches(ROWS, CHUNK, seed=1))  # new scored_at each time
+        replace_scores(db, table, key("1"), batches(ROWS, CHUNK, seed=1))  # new scored_at each time
         sums.add(db.checksum(table))
     assert sums == {(ROWS + 100, sums.copy().pop()[1])}
     assert db.query(f'SELECT count(*) FROM "{table_name}" WHERE model_version = ?', ["9"]) == [(100,)]
@@ -130,8 +131,8 @@ def test_write_killed_part_way_then_retried_leaves_exact_rows(conn_id, table_nam
     db = ScoresDbHook(conn_id)
     table = ScoresTable(table_name, "zone_id")
     reference = ScoresTable(table_name + "_ref", "zone_id")
-    db.replace_scores(reference, key("2"), batches(rows, chunk, seed=2))  # one clean run, for comparison
-    db.replace_scores(table, key("1"), batches(rows, chunk, seed=1))  # the committed previous run
+    replace_scores(db, reference, key("2"), batches(rows, chunk, seed=2))  # one clean run, for comparison
+    replace_scores(db, table, key("1"), batches(rows, chunk, seed=1))  # the committed previous run
     before = db.checksum(table)
 
     child = subprocess.Popen(
@@ -164,7 +165,7 @@ def test_write_killed_part_way_then_retried_leaves_exact_rows(conn_id, table_nam
         child.wait()
     assert target <= done < rows
     assert db.checksum(table) == before  # the killed transaction left nothing behind
-    db.replace_scores(table, key("2"), batches(rows, chunk, seed=2))  # the retry
+    replace_scores(db, table, key("2"), batches(rows, chunk, seed=2))  # the retry
     assert db.checksum(table) == db.checksum(reference)
     assert db.query(f'SELECT count(*), count(DISTINCT row_id) FROM "{table_name}"') == [(rows, rows)]
 
@@ -197,7 +198,7 @@ def test_hostile_table_names_are_quoted_never_executed(conn_id, name):
     db = ScoresDbHook(conn_id)
     db.execute("CREATE TABLE IF NOT EXISTS victim (x int)")
     entity = 'zone"; DROP TABLE victim; --'
-    db.replace_scores(ScoresTable(name, entity), key(), batches(50, 20))
+    replace_scores(db, ScoresTable(name, entity), key(), batches(50, 20))
     assert db.query("SELECT count(*) FROM victim") == [(0,)]  # still there
     quoted = '"' + name.replace('"', '""') + '"'
     assert db.query(f"SELECT count(*) FROM {quoted}") == [(50,)]

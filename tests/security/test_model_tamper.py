@@ -163,7 +163,7 @@ def _refusals(hook, results, path: Path, version: str, expect: str) -> int:
     assert code == 1 and expect in out, out
     refused += 1
 
-    served = check_servable(f"models:/{MODEL}/{version}", hook.tracking_uri, path)  # promotion / rollback probe
+    served = check_servable(MODEL, version, tracking_uri=hook.tracking_uri, sample=path)  # promotion / rollback probe
     assert not served.ok and expect in served.detail, served.detail
     refused += 1
 
@@ -183,7 +183,7 @@ def test_untampered_version_loads_everywhere(trained):
     version = results[0]["model_version"]
     code, out = _reproduce(LOGICAL_DATE)
     assert code == 0 and "match" in out, out
-    served = check_servable(f"models:/{MODEL}/{version}", hook.tracking_uri, path)
+    served = check_servable(MODEL, version, tracking_uri=hook.tracking_uri, sample=path)
     assert served.ok, served.detail
     assert _evaluate(results[1])["champion"]["version"] == version
 
@@ -265,12 +265,12 @@ def test_hand_registered_version_is_never_a_candidate_nor_loaded(trained):
 
     with pytest.raises(UnsealedModelError, match="not registered by the airflow-mlops training DAG"):
         hook.load_model(MODEL, manual)
-    served = check_servable(f"models:/{MODEL}/{manual}", hook.tracking_uri, path)
+    served = check_servable(MODEL, manual, tracking_uri=hook.tracking_uri, sample=path)
     assert not served.ok and "not registered by the airflow-mlops training DAG" in served.detail
 
     spec = load_spec(spec_path(MODEL))
     evaluation = {"challenger": {"version": manual, "metrics": {"mae": 0.0, "bias": 0.0}}, "champion": None}
-    by_version = {c.version: c for c in gather(spec, "production", evaluation, hook.get_conn())}
+    by_version = {c.version: c for c in gather(spec, "production", evaluation, hook)}
     assert by_version[manual].excluded == NOT_OURS  # even as the evaluated challenger with perfect metrics
     assert all(by_version[r["model_version"]].excluded is None for r in results)
 
@@ -288,7 +288,7 @@ def test_servability_subprocess_gets_the_tracking_uri_from_the_environment(train
 
     monkeypatch.setattr(servability.subprocess, "run", spy)
     uri = hook.tracking_uri
-    assert servability.check_servable(f"models:/{MODEL}/{results[1]['model_version']}", uri, path).ok
+    assert servability.check_servable(MODEL, results[1]["model_version"], tracking_uri=uri, sample=path).ok
     assert not any(uri in arg for arg in seen["argv"]) and seen["env"]["MLFLOW_TRACKING_URI"] == uri
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from airflow_mlops.training.comparison import decide
+from airflow_mlops.training.comparison import compare_versions
 from airflow_mlops.training.estimator import EstimatorError, build_estimator
 from airflow_mlops.training.hashing import spec_hash
 from airflow_mlops.training.metrics import flatten
@@ -92,7 +92,7 @@ def test_flat_metric_names_follow_the_architecture_doc():
     ],
 )
 def test_decide_uses_the_primary_metric_direction(challenger, champion, expected):
-    assert decide(challenger, champion, ["auc" if "auc" in challenger else "mae"]) == expected
+    assert compare_versions(challenger, champion, ["auc" if "auc" in challenger else "mae"]) == expected
 
 
 def test_spec_hash_ignores_formatting_but_not_content(project, tmp_path):
