@@ -70,11 +70,6 @@ def reports_dir() -> Path:
     return _dir("reports")
 
 
-def datasets_dir() -> Path:
-    """Training sets and scoring inputs materialized by a run, named by their content hash."""
-    return _dir("datasets")
-
-
 def _dir(name: str) -> Path:
     path = mlops_home() / name
     path.mkdir(parents=True, exist_ok=True)
@@ -89,11 +84,6 @@ def default_mlflow_uri() -> str:
 def default_artifact_root() -> str:
     """Embedded MLflow artifact root: a local folder under the MLOps home."""
     return _dir("mlflow").joinpath("artifacts").as_uri()
-
-
-def default_scores_uri() -> str:
-    """Embedded scores database: SQLite under the MLOps home."""
-    return f"sqlite:///{home_path('scores.db')}"
 
 
 def model_datasets_dir(model: str, purpose: str) -> Path:

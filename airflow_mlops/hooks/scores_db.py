@@ -147,9 +147,9 @@ class ScoresDbHook(BaseHook):
 
     def _run(self, conn: Any, sql_text: str, params: Any, names: dict) -> Any:
         if names:
-            from airflow_mlops.scoring.writers import _Sql
+            from airflow_mlops.scoring.table import Sql
 
-            return _Sql(conn, self.dialect)(sql_text, params, **names)
+            return Sql(conn, self.dialect)(sql_text, params, **names)
         if self.dialect == "postgres":
             sql_text = sql_text.replace("?", "%s")
         return conn.execute(sql_text, params)

@@ -87,13 +87,3 @@ def required(value: Any, name: str) -> Any:
     if value is None or value == "" or value == "None":
         raise ValueError(f"input {name!r} is empty: wire it from the producing task, e.g. task.output[{name!r}]")
     return value
-
-
-class PlaceholderStage(SpecOperator):
-    """A stage that only logs what it will do; replaced by the real operator of that stage."""
-
-    stage = "stage"
-
-    def execute(self, context: Any) -> dict[str, Any]:
-        self.log.info("%s for %s: not implemented yet, nothing to do", self.stage, self.spec.model.name)
-        return {"stage": self.stage, "model": self.spec.model.name}

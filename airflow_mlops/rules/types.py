@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from airflow_mlops.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS
+
 NUM, STR, BOOL = "number", "string", "boolean"
 
 
@@ -29,13 +31,7 @@ class RecordType:
     fields: dict
 
 
-def _metric_names() -> frozenset[str]:
-    from airflow_mlops.spec.schema import CLASSIFICATION_METRICS, REGRESSION_METRICS
-
-    return frozenset(REGRESSION_METRICS + CLASSIFICATION_METRICS)
-
-
-METRICS = MapType("metrics", NUM, known_keys=_metric_names())
+METRICS = MapType("metrics", NUM, known_keys=frozenset(REGRESSION_METRICS + CLASSIFICATION_METRICS))
 SLICES = MapType("slices", MapType("slice column", MapType("slice value", METRICS.value, METRICS.known_keys)))
 TAGS = MapType("tags", STR, missing_default="")
 

@@ -30,6 +30,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 ROLES = ("champion", "challenger")
 RUNS_TABLE = "mlops_score_runs"
@@ -249,3 +250,22 @@ class ScoredInput:
     dataset_path: str | None
     dataset_digest: str | None
     feature_names: tuple[str, ...] = ()
+
+
+class Sql:
+    """Statements with ``{name}`` identifier slots and ``?`` parameters, for either dialect."""
+
+    def __init__(self, conn: Any, dialect: str) -> None:
+        self.conn, self.dialect = conn, dialect
+
+    def __call__(self, template: str, params: Any = (), **names: str | list[str]) -> Any:
+        """Run ``template`` with ``names`` quoted into its slots (a list becomes a column list)."""
+        text = template.replace("?", "%s") if self.dialect == "postgres" else template
+        quoted = {}
+        for slot, value in names.items():
+            ident = ", ".join(map(quote, value)) if isinstance(value, list) else quote(value)
+            quoted[slot] = ident.replace("%", "%%") if self.dialect == "postgres" else ident
+        return self.conn.execute(text.format(**quoted), list(params))  # identifiers never pass through format
+
+    def time(self, value: datetime) -> Any:
+        return sqlite_time(value) if self.dialect == "sqlite" else utc(value)

@@ -48,7 +48,9 @@ from airflow_mlops.scoring.table import (
     quote,
     runs_create_sql,
     sqlite_time,
-    utc,
+)
+from airflow_mlops.scoring.table import (
+    Sql as _Sql,
 )
 
 if TYPE_CHECKING:
@@ -126,25 +128,6 @@ def _check_keys(batch: pa.RecordBatch) -> None:
     for name in ("row_id", "entity", "timestamp"):
         if batch.column(name).null_count:
             raise ValueError(f"{name} has {batch.column(name).null_count} null value(s); keys cannot be null")
-
-
-class _Sql:
-    """Statements with ``{name}`` identifier slots and ``?`` parameters, for either dialect."""
-
-    def __init__(self, conn: Any, dialect: str) -> None:
-        self.conn, self.dialect = conn, dialect
-
-    def __call__(self, template: str, params: Iterable[Any] = (), **names: str | list[str]) -> Any:
-        """Run ``template`` with ``names`` quoted into its slots (a list becomes a column list)."""
-        text = template.replace("?", "%s") if self.dialect == "postgres" else template
-        quoted = {}
-        for slot, value in names.items():
-            ident = ", ".join(map(quote, value)) if isinstance(value, list) else quote(value)
-            quoted[slot] = ident.replace("%", "%%") if self.dialect == "postgres" else ident
-        return self.conn.execute(text.format(**quoted), list(params))  # identifiers never pass through format
-
-    def time(self, value: datetime) -> Any:
-        return sqlite_time(value) if self.dialect == "sqlite" else utc(value)
 
 
 def _run_dict(row: Iterable[Any]) -> dict[str, Any]:

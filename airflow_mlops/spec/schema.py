@@ -11,6 +11,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from airflow_mlops.metric_names import CLASSIFICATION_METRICS, REGRESSION_METRICS  # re-exported
 from airflow_mlops.spec.paths import check_relative
 from airflow_mlops.spec.schedule import ScheduleText
 
@@ -143,10 +144,6 @@ class Holdout(Strict):
 
     by: Identifier = "event_timestamp"
     fraction: float = Field(default=0.2, gt=0, lt=1)
-
-
-REGRESSION_METRICS = ("mae", "rmse", "r2", "bias")
-CLASSIFICATION_METRICS = ("auc", "logloss", "f1", "precision", "recall", "accuracy")
 
 
 class Training(Strict):
