@@ -1,8 +1,9 @@
 """Where airflow-mlops keeps its state.
 
 Everything the embedded defaults write (MLflow store, Feast registry and online store, scores
-database, reports, datasets) lives under one folder, the *MLOps home*: ``$AIRFLOW_MLOPS_HOME``, or
-``$AIRFLOW_HOME/mlops`` when unset. Deleting that folder starts over.
+database, reports, datasets) lives under one folder, the *MLOps home*: ``$AIRFLOW_MLOPS_HOME``, else
+``[mlops] home`` of Airflow's config (the demo writes it into its Airflow home), else ``$AIRFLOW_HOME/mlops``.
+Deleting that folder starts over.
 
 Deployment limits live in Airflow's config, section ``[mlops]`` (or ``AIRFLOW__MLOPS__<KEY>``), read by
 :func:`mlops_option` without importing Airflow (``airflow-mlops validate`` stays fast).
@@ -42,7 +43,7 @@ PARAM_LIMITS_OPTION = "estimator_param_limits"
 
 def mlops_home() -> Path:
     """The folder holding all embedded state; created on first use."""
-    raw = os.environ.get(HOME_ENV)
+    raw = os.environ.get(HOME_ENV) or mlops_option("home")
     if raw:
         home = Path(raw)
     else:

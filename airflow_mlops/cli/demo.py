@@ -1,7 +1,9 @@
 """``airflow-mlops demo``: the main job, a full example pipeline on embedded defaults.
 
 All state lives under ``--home``: Airflow home (SQLite metadata DB), MLflow store, Feast registry and
-online store, scores database, datasets and reports. Delete that folder to start over.
+online store, scores database, datasets and reports. Delete that folder to start over. The settings the
+demo runs with are also persisted in its Airflow home (:mod:`airflow_mlops.cli._demo_home`), so
+``airflow-mlops ui`` (``./dev ui``) and any ``AIRFLOW_HOME=<home>/airflow airflow ...`` see the same world.
 """
 
 from __future__ import annotations
@@ -15,6 +17,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from airflow_mlops.cli import _demo_home
 
 EXAMPLE_MODELS = ("ride_demand", "rider_churn")
 PIPELINE = ("train", "score", "monitor")
@@ -68,7 +72,7 @@ def demo_env(home: Path, project: Path) -> dict[str, str]:
             "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
             "AIRFLOW_MLOPS_HOME": str(home),
             "AIRFLOW_MLOPS_PROJECT": str(project),
-            "AIRFLOW_CONN_SCORES_DB": json.dumps({"conn_type": "sqlite", "host": str(home / "scores.db")}),
+            "AIRFLOW_CONN_SCORES_DB": json.dumps(_demo_home.scores_conn(home)),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(project), env.get("PYTHONPATH", "")])),
             "GIT_PYTHON_REFRESH": "quiet",
         }
@@ -82,7 +86,7 @@ def _bin(name: str) -> str:
 
 
 def prepare(home: Path, project: Path, env: dict[str, str]) -> None:
-    """Generate example data and migrate the Airflow metadata DB."""
+    """Generate example data, migrate the Airflow metadata DB and persist the demo's settings in it."""
     (home / "logs").mkdir(parents=True, exist_ok=True)
     subprocess.run(
         [sys.executable, "-m", "include.datagen", str(home / "data")],
@@ -94,6 +98,7 @@ def prepare(home: Path, project: Path, env: dict[str, str]) -> None:
     subprocess.run(
         [_bin("airflow"), "db", "migrate"], env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
+    _demo_home.persist(home.resolve(), project.resolve(), env, _bin("airflow"))
 
 
 def dags_test(
@@ -207,5 +212,6 @@ def run(args: argparse.Namespace) -> int:
     print(f"\nMLflow:      mlflow ui --backend-store-uri sqlite:///{mlflow_db}")
     print(f"scores:      {home / 'scores.db'} (SQLite; airflow-mlops reproduce MODEL --logical-date D)")
     print(f"reports:     {home / 'reports'} (open the .html files; airflow-mlops report MODEL)")
-    print(f"Airflow UI:  AIRFLOW_HOME={home / 'airflow'} AIRFLOW_MLOPS_HOME={home} airflow standalone")
+    default_home = Path("mlops-demo").resolve() == home
+    print(f"Airflow UI:  ./dev ui{'' if default_home else f' --home {home}'}  (airflow-mlops ui: same state)")
     return 1 if runner.failures else 0
