@@ -1,7 +1,8 @@
 """Airflow plugin: the monitoring reports of every model, listed and served by the Airflow API server.
 
-Registered through the ``airflow.plugins`` entry point. Mounts a FastAPI app at ``/mlops-reports`` and
-adds a "Model reports" entry to the Airflow UI's navigation, so reviewing a report needs only the UI.
+Registered through the ``airflow.plugins`` entry point. Mounts a FastAPI app at ``/mlops-reports`` and adds
+"Model reports" and "Model overview" entries to the Airflow UI's navigation: reviewing a report, seeing what
+serves and rolling back need only the UI.
 """
 
 from __future__ import annotations
@@ -23,5 +24,12 @@ class MLOpsReportsPlugin(AirflowPlugin):
             "destination": "nav",
             "category": "browse",
             "url_route": "mlops-reports",
-        }
+        },
+        {
+            "name": "Model overview",
+            "href": f"{URL_PREFIX}/overview",
+            "destination": "nav",
+            "category": "browse",
+            "url_route": "mlops-overview",
+        },
     ]

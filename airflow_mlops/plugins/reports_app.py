@@ -1,7 +1,8 @@
 """The FastAPI app of the reports plugin: an index of reports per model and the reports themselves.
 
 Routes (under ``/mlops-reports``): ``/`` (HTML index of the models' reports), ``/api/reports[?model=]``
-(the headlines as JSON), ``/{model}/{report_id}/report.html`` and ``.../report.json``. Inside the API
+(the headlines as JSON), ``/{model}/{report_id}/report.html`` and ``.../report.json``, and the model
+overview (``/overview``, ``POST /overview/rollback``: :mod:`airflow_mlops.plugins.overview_app`). Inside the API
 server, requests need an Airflow login (the UI's JWT cookie or a bearer token), as the REST API does,
 and a model's reports are shown only to users whom Airflow's auth manager lets read all of that
 model's DAGs. Reports hold scored data, so they are served as inert documents: a sandboxing CSP gives
@@ -90,7 +91,8 @@ async def _security_headers(request: Request, call_next: Callable[[Request], Awa
     is_html = response.headers.get("content-type", "").startswith("text/html")
     response.headers.setdefault("Content-Security-Policy", REPORT_CSP if is_html else DATA_CSP)
     for key, value in COMMON_HEADERS.items():
-        response.headers[key] = value
+        if key != "Referrer-Policy" or key not in response.headers:  # the overview page sets its own
+            response.headers[key] = value
     return response
 
 
@@ -127,6 +129,9 @@ def create_app(require_login: bool = True) -> FastAPI:
         kind = "text/html; charset=utf-8" if name.endswith(".html") else "application/json"
         return Response(content=body, media_type=kind)
 
+    from airflow_mlops.plugins.overview_app import add_overview_routes
+
+    add_overview_routes(app, require_login)
     return app
 
 
