@@ -31,21 +31,26 @@ def _data_root() -> str:
     return root.rstrip("/")
 
 
-def _source(name: str):
-    """A batch source named ``name``: parquet ``<data root>/<name>.parquet`` or PostgreSQL table ``name``."""
+def _source(name: str, timestamp: str = TIMESTAMP, created: str | None = CREATED):
+    """A batch source named ``name``: parquet ``<data root>/<name>.parquet`` or PostgreSQL table ``name``.
+
+    ``timestamp`` is the event-time column (any name; the spec's ``features.timestamp``). ``created`` is the
+    optional ingestion-time column: when two rows share an entity and event time, Feast serves the one
+    created last; with ``None`` the source needs no such column.
+    """
     if SOURCE_KIND == "file":
         return FileSource(
             name=name,
             path=f"{_data_root()}/{name}.parquet",
-            timestamp_field=TIMESTAMP,
-            created_timestamp_column=CREATED,
+            timestamp_field=timestamp,
+            created_timestamp_column=created or "",
             s3_endpoint_override=os.environ.get("AWS_ENDPOINT_URL"),
         )
     if SOURCE_KIND == "postgres":
         from feast.infra.offline_stores.contrib.postgres_offline_store.postgres_source import PostgreSQLSource
 
         return PostgreSQLSource(
-            name=name, query=f"SELECT * FROM {name}", timestamp_field=TIMESTAMP, created_timestamp_column=CREATED
+            name=name, query=f"SELECT * FROM {name}", timestamp_field=timestamp, created_timestamp_column=created or ""
         )
     raise ValueError(f"AIRFLOW_MLOPS_FEATURE_SOURCE={SOURCE_KIND!r}: expected 'file' or 'postgres'")
 
