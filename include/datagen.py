@@ -5,7 +5,8 @@
 (entity keys, timestamps and labels). Defects can be injected on request: out-of-range values
 (hour 77), wrong types (an int where a float is expected), nulls, stale timestamps and a drifted period.
 
-Run ``python -m include.datagen OUT_DIR`` to write the parquet files the example specs expect.
+Run ``python -m include.datagen OUT_DIR`` to write the parquet files the example specs expect, and those
+of every model scaffolded with ``airflow-mlops new`` (its generator in ``include/generators``).
 """
 
 from __future__ import annotations
@@ -160,6 +161,16 @@ def write_example_data(
     return written
 
 
+def write_generated_data(out_dir: str | Path, end: datetime | None = None, drift: bool = False) -> dict[str, Path]:
+    """Run every model generator of ``include/generators`` (models made with ``airflow-mlops new``)."""
+    from include.generators import generator_names, load
+
+    written: dict[str, Path] = {}
+    for name in generator_names():
+        written.update(load(name).generate(out_dir, end=end, drift=drift))
+    return written
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("out_dir", help="folder for the parquet files")
@@ -169,7 +180,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--int-temperature", action="store_true")
     args = parser.parse_args(argv)
     defects = Defects(args.bad_hour_fraction, args.null_fraction, args.int_temperature, args.drift)
-    for name, path in write_example_data(args.out_dir, defects=defects).items():
+    written = write_example_data(args.out_dir, defects=defects)
+    written.update(write_generated_data(args.out_dir, drift=args.drift))
+    for name, path in written.items():
         print(f"{name}: {path}")
 
 
