@@ -39,7 +39,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="project checkout with dags/, configs/ and include/ "
         "(default: the current folder, else the package's checkout)",
     )
-    p.add_argument("--models", nargs="+", default=list(EXAMPLE_MODELS), help="example models to run")
+    p.add_argument(
+        "--models",
+        nargs="+",
+        default=None,
+        help="models to run (default: the examples and every model with a generator in include/generators)",
+    )
     p.add_argument(
         "--no-drift",
         dest="drift",
@@ -56,6 +61,14 @@ def project_root(explicit: str | None = None) -> Path:
         if (root / "dags").is_dir() and (root / "include").is_dir():
             return root.resolve()
     raise SystemExit(f"no project checkout (with dags/ and include/) at {', '.join(map(str, candidates))}")
+
+
+def demo_models(project: Path) -> list[str]:
+    """The example models, then each model with a spec in dags/ and a generator in include/generators/."""
+    folder = project / "include" / "generators"
+    made = sorted(p.stem for p in folder.glob("*.py") if not p.name.startswith("_"))
+    made = [m for m in made if m not in EXAMPLE_MODELS and (project / "dags" / f"{m}.yaml").exists()]
+    return [*EXAMPLE_MODELS, *made]
 
 
 def demo_env(home: Path, project: Path) -> dict[str, str]:
@@ -186,6 +199,7 @@ def drift_phase(runner: Runner, home: Path, project: Path, env: dict[str, str], 
 def run(args: argparse.Namespace) -> int:
     sys.stdout.reconfigure(line_buffering=True)  # progress lines appear as each DAG finishes, even when piped
     project = project_root(args.project)
+    args.models = args.models or demo_models(project)
     home = Path(args.home).resolve()
     env = demo_env(home, project)
     started = time.monotonic()
