@@ -7,7 +7,7 @@ import html
 import math
 from collections.abc import Sequence
 
-WIDTH, HEIGHT = 560, 200
+WIDTH, HEIGHT = 430, 190
 LEFT, RIGHT, TOP, BOTTOM = 48, 12, 14, 40
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
