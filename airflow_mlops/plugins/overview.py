@@ -105,12 +105,12 @@ def collect(model: str, spec_path: Path | None) -> ModelOverview:
 
 
 def _history(view: ModelOverview) -> None:
-    from airflow_mlops.promotion.history import HISTORY_ENV, AliasHistory, history_uri
+    from airflow_mlops import settings
+    from airflow_mlops.promotion.history import HISTORY_ENV, AliasHistory
 
-    uri = history_uri()
-    if not os.environ.get(HISTORY_ENV) and not Path(uri.removeprefix("sqlite:///")).is_file():
-        return  # nothing promoted yet; opening the store would create it
-    history = AliasHistory(uri)
+    if not os.environ.get(HISTORY_ENV) and not (settings.mlops_home() / "promotion" / "history.db").is_file():
+        return  # nothing promoted yet; opening the store (history_uri() too) would create it
+    history = AliasHistory()
     view.serving = history.serving_at(view.model, datetime.now(UTC))
     view.history = history.events(view.model, "champion", limit=MAX_EVENTS)[::-1]
 
