@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
 
@@ -44,24 +43,23 @@ def _problems(raw: bytes, tmp_path) -> list:
     return info.value.problems
 
 
-def test_alias_bomb_is_refused_in_under_a_second():
+# Timeouts below are hang guards, not speed claims: the refusal times are measured by
+# benchmarks/bench_hostile_yaml.py (a 272-byte bomb would otherwise expand for minutes).
+@pytest.mark.timeout(30)
+def test_alias_bomb_is_refused_before_expansion():
     assert len(BOMB) < 300
-    started = time.perf_counter()
     with pytest.raises(SpecError) as info:
         parse_spec(BOMB, "bomb.yaml")
-    elapsed = time.perf_counter() - started
-    assert elapsed < 1.0, f"{elapsed:.3f}s"
     assert [str(p) for p in info.value.problems] == [
         "bomb.yaml:1: (yaml): not valid YAML: anchors (&name) are not allowed in a spec"
     ]
 
 
 @pytest.mark.parametrize("text", ["[" * 5000, "{a: " * 5000, "- " * 5000 + "x", "[" * 200_000])
-def test_deep_nesting_is_refused_fast(text):
-    started = time.perf_counter()
+@pytest.mark.timeout(30)
+def test_deep_nesting_is_refused(text):
     with pytest.raises(SpecError) as info:
         parse_spec(text, "deep.yaml")
-    assert time.perf_counter() - started < 1.0
     assert f"nested deeper than {MAX_DEPTH} levels" in info.value.problems[0].message
 
 
@@ -90,10 +88,9 @@ def test_oversized_file_and_device_are_refused_without_reading_them_whole(tmp_pa
     assert "larger than" in info.value.problems[0].message
 
 
-def test_too_many_values_is_refused_in_under_a_second(tmp_path):
-    started = time.perf_counter()
+@pytest.mark.timeout(30)
+def test_too_many_values_is_refused(tmp_path):
     [problem] = _problems(HOSTILE["many_values.yaml"], tmp_path)
-    assert time.perf_counter() - started < 1.0
     assert f"more than {MAX_NODES:,} values" in problem.message and problem.line == 2
 
 
@@ -130,9 +127,7 @@ def test_rule_files_use_the_same_hardened_reader(tmp_path):
 def test_cli_reports_each_hostile_file_in_clean_lines(tmp_path):
     for name, raw in HOSTILE.items():
         (tmp_path / name).write_bytes(raw)
-    started = time.perf_counter()
     out = run_cli(["airflow-mlops", "validate", str(tmp_path)], timeout=120)
-    elapsed = time.perf_counter() - started
     assert out.returncode == 1
     assert "Traceback" not in out.stderr and "Error:" not in out.stderr
     lines = out.stderr.strip().splitlines()
@@ -141,7 +136,6 @@ def test_cli_reports_each_hostile_file_in_clean_lines(tmp_path):
         assert LINE.match(line), line
     reported = {LINE.match(line)["file"] for line in lines[:-1]}
     assert reported == {str(tmp_path / name) for name in HOSTILE}
-    assert elapsed < 30, f"validate took {elapsed:.1f}s"
 
 
 def test_examples_still_validate_through_the_hardened_reader():
