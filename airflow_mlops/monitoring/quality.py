@@ -20,16 +20,17 @@ def quality_metrics(
     """
     import numpy as np
 
+    from airflow_mlops.scoring.predict import Predictions
     from airflow_mlops.spec.schema import CLASSIFICATION_METRICS, REGRESSION_METRICS
     from airflow_mlops.training.metrics import task_metrics
 
     p = np.asarray(predictions, dtype=float)
     if task == "regression":
-        scored: dict[str, Any] = {"pred": p}
+        scored = Predictions(p)
         y = np.asarray(labels, dtype=float)
     else:
         y = np.asarray(labels).astype(int)
-        scored = {"pred": (p >= 0.5).astype(int), "proba": np.column_stack([1 - p, p]), "classes": [0, 1]}
+        scored = Predictions((p >= 0.5).astype(int), np.column_stack([1 - p, p]), [0, 1])
     default = REGRESSION_METRICS if task == "regression" else CLASSIFICATION_METRICS
     return task_metrics(task, list(names or default), y, scored)
 
