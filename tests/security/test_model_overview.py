@@ -188,9 +188,11 @@ def server(tmp_path_factory) -> Iterator[Server]:
 
 
 def test_page_lists_models_with_serving_version_history_versions_and_scores(server):
-    started = time.monotonic()
-    page = server.get(PAGE)
-    elapsed = time.monotonic() - started
+    elapsed = []
+    for _ in range(2):  # the first request imports MLflow in the API server
+        started = time.monotonic()
+        page = server.get(PAGE)
+        elapsed.append(time.monotonic() - started)
     assert page.status_code == 200, page.text[:2000]
     csp = page.headers["content-security-policy"]
     assert "script-src" not in csp and "default-src 'none'" in csp and "form-action 'self'" in csp
@@ -207,7 +209,7 @@ def test_page_lists_models_with_serving_version_history_versions_and_scores(serv
     assert "<td>2026-03-03</td><td>challenger</td><td>v2</td><td>200</td>" in text
     assert "#/experiments/" in text and "<td>alice</td>" in text and "fixes the airport zones" in text
     assert "<td>– → v1</td>" in text and "<td>v2 → v3</td>" in text
-    print(f"\nOVERVIEW-FIGURES page for {len(MODELS)} models served in {elapsed:.2f} s")
+    print(f"\nOVERVIEW-FIGURES page for {len(MODELS)} models: first {elapsed[0]:.2f} s, then {elapsed[1]:.2f} s")
 
 
 def test_chromium_renders_plots_and_the_rollback_form_triggers_a_run_as_the_user(server):
