@@ -129,3 +129,39 @@ def test_scaffolded_model_validates_and_runs_train_score_monitor(tmp_path):
         ).fetchone()
     assert rows > 0 and versions == 1
     assert list((home / "reports" / "delivery_time" / "monitoring").glob("*/report.html"))
+
+
+@pytest.mark.parametrize("kind", ["file", "postgres"])
+def test_scaffolded_source_matches_the_shared_helper(tmp_path, monkeypatch, kind):
+    """The new file's own copy of _source() builds the source features.py's _source() would (no drift)."""
+    import importlib.util
+
+    from airflow_mlops.cli._scaffold import Model, feature_text
+    from airflow_mlops.spec.deep.feast_repo import _importable
+
+    monkeypatch.setenv("AIRFLOW_MLOPS_HOME", str(tmp_path))
+    monkeypatch.setenv("AIRFLOW_MLOPS_FEATURE_SOURCE", kind)
+    model = Model("m1", "k", "str", "ts", "classification", (("a", "float"), ("b", "bool")), "y", "t")
+    path = tmp_path / "m1_features.py"
+    path.write_text(feature_text(model))
+    spec = importlib.util.spec_from_file_location("m1_features_under_test", path)  # as FeastHook loads repo files
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with _importable(PROJECT / "configs" / "feature_repo"):
+        import features  # type: ignore[import-not-found]
+
+        shared = features._source("m1", timestamp="ts")
+    assert module.m1_view.batch_source == shared
+    assert [f.name for f in module.m1_view.features] == ["a", "b"]
+    assert module.m1_entity.join_key == "k"
+
+
+def test_help_has_examples_that_run(tmp_path):
+    out = run_cli(["airflow-mlops", "new", "--help"])
+    examples = out.stdout.split("examples:\n", 1)[1].splitlines()
+    assert examples and all(line.startswith("  airflow-mlops new ") for line in examples if line)
+    project = copy_project(tmp_path / "p")
+    for line in filter(None, examples):  # each example is valid as written (run dry)
+        args = [*line.split()[1:], "--project", str(project), "--dry-run"]
+        ran = run_cli(["airflow-mlops", *args], cwd=project)
+        assert ran.returncode == 0 and "would write" in ran.stdout, (line, ran.stderr)

@@ -19,8 +19,8 @@ MODEL_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 GENERATORS_INIT = "include/generators/__init__.py"
 
 EPILOG = """examples:
-  airflow-mlops new delivery_time --entity store_id --timestamp ts --task regression \\
-      --feature orders_last_hour:int --feature avg_prep_minutes:float --feature region:str --label minutes
+  airflow-mlops new delivery_time --entity store_id --timestamp ts --task regression --feature orders:int \
+--feature prep_minutes:float --feature region:str --label minutes
   airflow-mlops new fraud --entity card_id --task classification --feature amount:float --label is_fraud --dry-run"""
 
 
