@@ -49,13 +49,16 @@ def test_paths_that_would_rewrite_other_options_are_refused(tmp_path, bad):
 def test_refuses_a_home_without_demo_state(tmp_path):
     out = run_cli(["airflow-mlops", "ui", "--home", str(tmp_path / "nothing"), "--port", str(free_port())])
     assert out.returncode == 1
-    assert "no demo state under" in out.stderr and "run ./dev demo first" in out.stderr
+    assert "no demo state under" in out.stderr and f"run ./dev demo --home {tmp_path / 'nothing'} first" in out.stderr
+    # the default home (./mlops-demo of the working folder)
+    out = run_cli(["airflow-mlops", "ui"], cwd=tmp_path)
+    assert out.returncode == 1 and f"no demo state under {tmp_path / 'mlops-demo'}: run ./dev demo first" in out.stderr
     # a bare Airflow home (migrated, but never a demo) is refused too
     (tmp_path / "bare" / "airflow").mkdir(parents=True)
     (tmp_path / "bare" / "airflow" / "airflow.db").write_bytes(b"")
     (tmp_path / "bare" / "airflow" / "airflow.cfg").write_text(AIRFLOW_CFG)
     out = run_cli(["airflow-mlops", "ui", "--home", str(tmp_path / "bare")])
-    assert out.returncode == 1 and "run ./dev demo first" in out.stderr
+    assert out.returncode == 1 and "first" in out.stderr and "no demo state under" in out.stderr
 
 
 def test_refuses_a_moved_home(tmp_path):

@@ -61,9 +61,8 @@ def demo_home(raw: str) -> Path:
     home = Path(raw).resolve()
     recorded = _demo_home.recorded_home(home)
     if recorded is None:
-        raise SystemExit(
-            f"airflow-mlops ui: no demo state under {home}: run ./dev demo first (or ./dev demo --home {raw})"
-        )
+        demo = "./dev demo" if home == Path("mlops-demo").resolve() else f"./dev demo --home {raw}"
+        raise SystemExit(f"airflow-mlops ui: no demo state under {home}: run {demo} first")
     if recorded != home:
         raise SystemExit(
             f"airflow-mlops ui: {home} holds the demo state of {recorded} (moved?): run ./dev demo --home {raw} again"
