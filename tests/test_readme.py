@@ -18,7 +18,7 @@ README = PROJECT / "README.md"
 SKIP = {
     "./dev demo": "the full demo takes ~5 min; tests/test_demo.py runs it",
     "./dev test": "runs this suite itself",
-    "./dev ui": "a server that runs until Ctrl-C; tests/test_ui_command.py drives it over REST",
+    "./dev ui": "a server that runs until Ctrl-C; tests/test_demo.py drives it over REST on the demo state",
     "docker compose": "no Docker engine here; tests/e2e/test_compose.py runs the compose pieces",
 }
 COPY_IGNORE = shutil.ignore_patterns(".git", ".venv", "mlops-demo*", "__pycache__", ".*_cache", ".hypothesis")
