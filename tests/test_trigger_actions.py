@@ -18,7 +18,7 @@ SPEC = PROJECT / "dags" / "ride_demand.yaml"
 def test_gate_records_requests_with_the_run_id_the_triggered_run_gets():
     spec = load_spec(SPEC)
     requests = TriggerRequests()
-    ctx = GateContext(client=None, tracking_uri="", history=None, trigger_dag=requests)
+    ctx = GateContext(hook=None, history=None, trigger_dag=requests)
     fired = SimpleNamespace(rule_id="r1", values={}, source="spec")
     winner = SimpleNamespace(version="3", attrs={"is_champion": False})
     own = CallbackAction(action="trigger_dag", dag_id="ride_demand__score", conf={"why": "fresh"})

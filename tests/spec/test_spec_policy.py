@@ -154,7 +154,7 @@ def test_gate_refuses_a_foreign_trigger_at_run_time():
     """Defence in depth: a rule that reached the gate without the loaders' check still cannot start another DAG."""
     spec = parse_spec(RIDE)
     triggered: list[str] = []
-    ctx = GateContext(client=None, tracking_uri="", history=None, trigger_dag=lambda d, c: triggered.append(d) or "r")
+    ctx = GateContext(hook=None, history=None, trigger_dag=lambda d, c: triggered.append(d) or "r")
     fired = SimpleNamespace(rule_id="r1", values={}, source="spec")
     winner = SimpleNamespace(version="3", attrs={"is_champion": False})
     foreign = CallbackAction(action="trigger_dag", dag_id="payroll__run")
