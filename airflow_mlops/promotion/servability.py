@@ -21,6 +21,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 SAMPLE_ROWS = 200
+# The probe imports Airflow (for the MLflow hook) but never its metadata DB. Inside a task, Airflow's supervisor sets
+# the DB URL to "airflow-db-not-allowed:///", which SQLAlchemy cannot even parse at import: an in-memory SQLite URL
+# keeps the probe off the real database and importable.
+_NO_METADATA_DB = {"AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": "sqlite://", "AIRFLOW__CORE__SQL_ALCHEMY_CONN": "sqlite://"}
 
 
 @dataclass
@@ -54,7 +58,7 @@ def check_servable(
         cmd += ["--sample", str(sample)]
     if columns:
         cmd += ["--columns", ",".join(columns)]
-    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "PYTHONWARNINGS": "ignore"}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": tracking_uri, "PYTHONWARNINGS": "ignore", **_NO_METADATA_DB}
     start = time.monotonic()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env)

@@ -292,6 +292,17 @@ def test_servability_subprocess_gets_the_tracking_uri_from_the_environment(train
     assert not any(uri in arg for arg in seen["argv"]) and seen["env"]["MLFLOW_TRACKING_URI"] == uri
 
 
+def test_servability_probe_runs_inside_a_task_process(trained, monkeypatch):
+    """Airflow's supervisor sets an unparsable metadata DB URL in task processes; the probe must still start."""
+    from airflow_mlops.promotion.servability import check_servable
+
+    hook, results, path = trained
+    for key in ("AIRFLOW__DATABASE__SQL_ALCHEMY_CONN", "AIRFLOW__CORE__SQL_ALCHEMY_CONN"):
+        monkeypatch.setenv(key, "airflow-db-not-allowed:///")
+    served = check_servable(MODEL, results[0]["model_version"], tracking_uri=hook.tracking_uri, sample=path)
+    assert served.ok, served.detail
+
+
 def test_no_other_code_deserializes_models():
     """Convention: the only model loader is hooks/model_artifact.py; nothing sets MLflow's pickle switch."""
     import re
