@@ -128,7 +128,8 @@ def test_model_version_and_champion_in_mlflow(stack: Stack, train_run: str):
     run = client.get_run(trained["run_id"])
     assert run.data.tags["mlops.trigger_reason"] == "manual"
     assert run.data.tags["mlops.dag_run_id"] == train_run
-    assert promoted["promoted"] is True, json.dumps(promoted["decision"], default=str)  # first version, no champion yet: rules decide
+    # first version, no champion yet: rules decide
+    assert promoted["promoted"] is True, json.dumps(promoted["decision"], default=str)
     assert str(client.get_model_version_by_alias(MODEL, "champion").version) == str(promoted["version"])
 
 
