@@ -331,8 +331,8 @@ class FeastHook(BaseHook):
         if spec.features.timestamp != "event_timestamp":
             frame = frame.rename(columns={spec.features.timestamp: "event_timestamp"})
         frame[ROW_COLUMN] = range(len(frame))
-        job = self.store.get_historical_features(entity_df=frame, features=self.feature_refs(spec))
-        result = job.to_df().sort_values(ROW_COLUMN, kind="stable").drop(columns=ROW_COLUMN).reset_index(drop=True)
+        result, how = self._point_in_time(frame, self.feature_refs(spec))
+        result = result.drop(columns=ROW_COLUMN)
         if spec.features.timestamp != "event_timestamp":
             result = result.rename(columns={"event_timestamp": spec.features.timestamp})
         if len(result) != len(frame):
@@ -341,13 +341,34 @@ class FeastHook(BaseHook):
         if missing:
             raise KeyError(f"features {missing} of spec {spec.model.name} not served by Feast (got {list(result)})")
         self.log.info(
-            "Feast historical retrieval for %s: %d rows x %d features in %.1fs",
+            "point-in-time retrieval (%s) for %s: %d rows x %d features in %.1fs",
+            how,
             spec.model.name,
             len(result),
             len(spec.features.feature_names),
             time.monotonic() - started,
         )
         return result
+
+    def _point_in_time(self, frame: pd.DataFrame, refs: Any) -> tuple[pd.DataFrame, str]:
+        """Features for ``frame`` (in its order) from the Feast definitions; which engine read them.
+
+        DuckDB ASOF joins over the views' parquet files (:mod:`airflow_mlops.features.pointintime`) where
+        they give Feast's answer; Feast's ``get_historical_features`` for every other source or view.
+        """
+        from airflow_mlops.features import pointintime
+
+        try:
+            plans = pointintime.plan(self.store, refs)
+        except pointintime.Unsupported as exc:
+            self.log.info("point-in-time retrieval through Feast: %s", exc)
+            return self.historical_features(frame, refs), "Feast get_historical_features"
+        return pointintime.retrieve(frame, plans), "DuckDB ASOF join on the Feast definitions"
+
+    def historical_features(self, frame: pd.DataFrame, refs: Any) -> pd.DataFrame:
+        """Feast's ``get_historical_features`` for ``frame`` (which has ``ROW_COLUMN``), in ``frame``'s order."""
+        job = self.store.get_historical_features(entity_df=frame, features=refs)
+        return job.to_df().sort_values(ROW_COLUMN, kind="stable").reset_index(drop=True)
 
     # --- helpers -----------------------------------------------------------------------------------
 

@@ -1,0 +1,185 @@
+"""Point-in-time features for a batch with one DuckDB ``ASOF LEFT JOIN`` per feature view, Feast's semantics.
+
+The feature views come from the Feast registry (batch source path, ``timestamp_field``,
+``created_timestamp_column``, ``ttl``, entity join keys, feature names), so the definitions are Feast's;
+only the reading is done here. For each entity row and view this serves what Feast's
+``get_historical_features`` serves: the source row of the same entity with the newest event time at or
+before the row's time, the one created last among rows with that event time, and nothing when that row is
+older than the view's ``ttl``. Feast (0.67, DuckDB offline store) reads every source row into a window
+query; here the source is read once with projections, the batch's entities and the time range
+``[min batch time - ttl, max batch time]`` pushed into the parquet scan, so time and memory follow the
+batch, not the history.
+
+Only what is checked to give Feast's answer is served here: plain feature views over local parquet files,
+without field mappings, aliases or join-key maps. Anything else raises :class:`Unsupported`, and the
+caller (``FeastHook.training_set``) asks Feast instead.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from feast import FeatureStore
+
+TIMESTAMP = "event_timestamp"  # the entity frame's event-time column (Feast's name)
+_ROW = "__pit_row"
+
+
+class Unsupported(Exception):
+    """The retrieval needs something only Feast does (the message says what)."""
+
+
+@dataclass(frozen=True)
+class ViewPlan:
+    """What to read for one feature view."""
+
+    name: str
+    path: str
+    timestamp: str
+    created: str | None
+    ttl: timedelta | None
+    join_keys: tuple[str, ...]
+    features: tuple[str, ...]
+
+
+def plan(store: FeatureStore, refs: Any) -> list[ViewPlan]:
+    """One :class:`ViewPlan` per view of ``refs`` (a FeatureService or ``view:feature`` strings).
+
+    Raises :class:`Unsupported` for what this module does not serve the way Feast does.
+    """
+    from feast import FeatureService, FeatureView, FileSource
+    from feast.data_format import ParquetFormat
+
+    wanted: dict[str, list[str]] = {}
+    if isinstance(refs, FeatureService):
+        for projection in refs.feature_view_projections:
+            if projection.name_alias or projection.join_key_map:
+                raise Unsupported(f"feature service {refs.name!r}: view {projection.name!r} is aliased or re-keyed")
+            wanted.setdefault(projection.name, []).extend(f.name for f in projection.features)
+    else:
+        for ref in refs:
+            view_name, _, feature = str(ref).partition(":")
+            wanted.setdefault(view_name, []).append(feature)
+    plans, seen = [], set()
+    for name, features in wanted.items():
+        try:
+            view = store.get_feature_view(name)
+        except Exception as exc:  # on-demand views, unknown names: Feast reports them its own way
+            raise Unsupported(f"feature view {name!r}: {type(exc).__name__}") from exc
+        if type(view) is not FeatureView:
+            raise Unsupported(f"feature view {name!r} is a {type(view).__name__}")
+        source = view.batch_source
+        if not isinstance(source, FileSource):
+            raise Unsupported(f"feature view {name!r}: source {type(source).__name__} is not a file")
+        if source.field_mapping:
+            raise Unsupported(f"feature view {name!r}: source has a field mapping")
+        if source.file_format is not None and not isinstance(source.file_format, ParquetFormat):
+            raise Unsupported(f"feature view {name!r}: source format is not parquet")
+        path = _local_path(source.path, store.config.repo_path)
+        if path is None:
+            raise Unsupported(f"feature view {name!r}: source {source.path!r} is not a local parquet file")
+        features = list(dict.fromkeys(features))
+        if seen & set(features):
+            raise Unsupported(f"feature names {sorted(seen & set(features))} served by more than one view")
+        seen |= set(features)
+        plans.append(
+            ViewPlan(
+                name=name,
+                path=str(path),
+                timestamp=source.timestamp_field,
+                created=source.created_timestamp_column or None,
+                ttl=view.ttl or None,
+                join_keys=tuple(e.name for e in view.entity_columns),
+                features=tuple(features),
+            )
+        )
+    return plans
+
+
+def _local_path(path: str, repo_path: Any) -> Path | None:
+    """The file a source path names when it is a local parquet file, else None."""
+    path = path.removeprefix("file://")
+    if "://" in path:
+        return None
+    resolved = Path(path) if Path(path).is_absolute() else Path(repo_path or ".") / path
+    return resolved if resolved.is_file() else None
+
+
+def retrieve(entity_df: pd.DataFrame, plans: list[ViewPlan]) -> pd.DataFrame:
+    """``entity_df`` (its ``event_timestamp`` in UTC, every column kept, row order kept) with each plan's features."""
+    import duckdb
+    import pandas as pd
+    import pyarrow as pa
+
+    needed = list(dict.fromkeys([*(k for view in plans for k in view.join_keys), TIMESTAMP]))
+    batch = pa.Table.from_pandas(entity_df[needed], preserve_index=False)
+    batch = batch.append_column(_ROW, pa.array(range(len(entity_df)), pa.int64()))
+    stamps = pd.to_datetime(entity_df[TIMESTAMP], utc=True)
+    con = duckdb.connect(config={"temp_directory": _spill_dir()})
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        con.register("__pit_batch", batch)
+        features = con.execute(_query(plans, stamps.min(), stamps.max())).df()
+    finally:
+        con.close()
+    # entity columns come from the frame as given (dtypes untouched); the query returns them in row order
+    return pd.concat([entity_df.reset_index(drop=True), features.drop(columns=_ROW)], axis=1)
+
+
+def _spill_dir() -> str:
+    return os.path.join(tempfile.gettempdir(), f"airflow-mlops-pit-{os.getuid()}")
+
+
+def _query(plans: list[ViewPlan], first: Any, last: Any) -> str:
+    """The SQL: per view a filtered, de-duplicated CTE, then one ASOF LEFT JOIN each, in row order."""
+    ctes, joins, selected = [], [], []
+    ts = f"b.{_q(TIMESTAMP)}"
+    for i, view in enumerate(plans):
+        alias, vts = f"v{i}", f"__pit_ts_{i}"
+        keys = ", ".join(_q(k) for k in view.join_keys)
+        created = f", {_q(view.created)} AS __pit_created" if view.created else ""
+        since = f"{_stamp(first)} - {_interval(view.ttl)}" if view.ttl else None
+        where = [f"{_q(view.timestamp)} <= {_stamp(last)}"] + ([f"{_q(view.timestamp)} >= {since}"] if since else [])
+        on_keys = " AND ".join(f"f.{_q(k)} = k.{_q(k)}" for k in view.join_keys)
+        dedup = (
+            f" QUALIFY row_number() OVER (PARTITION BY {keys}, {vts} ORDER BY __pit_created DESC) = 1"
+            if view.created
+            else ""
+        )
+        ctes.append(
+            f"{alias} AS (SELECT * FROM (SELECT {keys}, {_q(view.timestamp)}::TIMESTAMPTZ AS {vts}{created}, "
+            f"{', '.join(_q(f) for f in view.features)} FROM read_parquet({_lit(view.path)}) "
+            f"WHERE {' AND '.join(where)}) f SEMI JOIN (SELECT DISTINCT {keys} FROM __pit_batch) k ON {on_keys}"
+            f"{dedup})"
+        )
+        on = " AND ".join([*(f"b.{_q(k)} = {alias}.{_q(k)}" for k in view.join_keys), f"{ts} >= {alias}.{vts}"])
+        joins.append(f"ASOF LEFT JOIN {alias} ON {on}")
+        live = f"{alias}.{vts} >= {ts} - {_interval(view.ttl)}" if view.ttl else None
+        for feature in view.features:
+            column = f"{alias}.{_q(feature)}"
+            selected.append(f"CASE WHEN {live} THEN {column} END AS {_q(feature)}" if live else f"{column}")
+    columns = ", ".join([f"b.{_ROW}", *selected])
+    return f"WITH {', '.join(ctes)} SELECT {columns} FROM __pit_batch b {' '.join(joins)} ORDER BY b.{_ROW}"
+
+
+def _q(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _lit(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _stamp(value: Any) -> str:
+    return f"{_lit(value.isoformat())}::TIMESTAMPTZ"
+
+
+def _interval(ttl: timedelta) -> str:
+    return f"to_microseconds({int(ttl / timedelta(microseconds=1))})"
