@@ -54,8 +54,20 @@ def plan(store: FeatureStore, refs: Any) -> list[ViewPlan]:
 
     Raises :class:`Unsupported` for what this module does not serve the way Feast does.
     """
-    from feast import FeatureService, FeatureView, FileSource
-    from feast.data_format import ParquetFormat
+    plans: list[ViewPlan] = []
+    seen: set[str] = set()
+    for name, features in _wanted(refs).items():
+        view = _view_plan(store, name, list(dict.fromkeys(features)))
+        if seen & set(view.features):
+            raise Unsupported(f"feature names {sorted(seen & set(view.features))} served by more than one view")
+        seen |= set(view.features)
+        plans.append(view)
+    return plans
+
+
+def _wanted(refs: Any) -> dict[str, list[str]]:
+    """Feature names per view name."""
+    from feast import FeatureService
 
     wanted: dict[str, list[str]] = {}
     if isinstance(refs, FeatureService):
@@ -67,40 +79,38 @@ def plan(store: FeatureStore, refs: Any) -> list[ViewPlan]:
         for ref in refs:
             view_name, _, feature = str(ref).partition(":")
             wanted.setdefault(view_name, []).append(feature)
-    plans, seen = [], set()
-    for name, features in wanted.items():
-        try:
-            view = store.get_feature_view(name)
-        except Exception as exc:  # on-demand views, unknown names: Feast reports them its own way
-            raise Unsupported(f"feature view {name!r}: {type(exc).__name__}") from exc
-        if type(view) is not FeatureView:
-            raise Unsupported(f"feature view {name!r} is a {type(view).__name__}")
-        source = view.batch_source
-        if not isinstance(source, FileSource):
-            raise Unsupported(f"feature view {name!r}: source {type(source).__name__} is not a file")
-        if source.field_mapping:
-            raise Unsupported(f"feature view {name!r}: source has a field mapping")
-        if source.file_format is not None and not isinstance(source.file_format, ParquetFormat):
-            raise Unsupported(f"feature view {name!r}: source format is not parquet")
-        path = _local_path(source.path, store.config.repo_path)
-        if path is None:
-            raise Unsupported(f"feature view {name!r}: source {source.path!r} is not a local parquet file")
-        features = list(dict.fromkeys(features))
-        if seen & set(features):
-            raise Unsupported(f"feature names {sorted(seen & set(features))} served by more than one view")
-        seen |= set(features)
-        plans.append(
-            ViewPlan(
-                name=name,
-                path=str(path),
-                timestamp=source.timestamp_field,
-                created=source.created_timestamp_column or None,
-                ttl=view.ttl or None,
-                join_keys=tuple(e.name for e in view.entity_columns),
-                features=tuple(features),
-            )
-        )
-    return plans
+    return wanted
+
+
+def _view_plan(store: FeatureStore, name: str, features: list[str]) -> ViewPlan:
+    from feast import FeatureView, FileSource
+    from feast.data_format import ParquetFormat
+
+    try:
+        view = store.get_feature_view(name)
+    except Exception as exc:  # on-demand views, unknown names: Feast reports them its own way
+        raise Unsupported(f"feature view {name!r}: {type(exc).__name__}") from exc
+    if type(view) is not FeatureView:
+        raise Unsupported(f"feature view {name!r} is a {type(view).__name__}")
+    source = view.batch_source
+    if not isinstance(source, FileSource):
+        raise Unsupported(f"feature view {name!r}: source {type(source).__name__} is not a file")
+    if source.field_mapping:
+        raise Unsupported(f"feature view {name!r}: source has a field mapping")
+    if source.file_format is not None and not isinstance(source.file_format, ParquetFormat):
+        raise Unsupported(f"feature view {name!r}: source format is not parquet")
+    path = _local_path(source.path, store.config.repo_path)
+    if path is None:
+        raise Unsupported(f"feature view {name!r}: source {source.path!r} is not a local parquet file")
+    return ViewPlan(
+        name=name,
+        path=str(path),
+        timestamp=source.timestamp_field,
+        created=source.created_timestamp_column or None,
+        ttl=view.ttl or None,
+        join_keys=tuple(e.name for e in view.entity_columns),
+        features=tuple(features),
+    )
 
 
 def _local_path(path: str, repo_path: Any) -> Path | None:
