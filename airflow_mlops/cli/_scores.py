@@ -3,6 +3,7 @@ database, and the recorded logical date a typed date names."""
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from collections.abc import Iterator
@@ -15,6 +16,23 @@ if TYPE_CHECKING:
     from airflow_mlops.cli.dates import LogicalDate
     from airflow_mlops.hooks.scores_db import ScoresDbHook
     from airflow_mlops.scoring.table import ScoresTable
+
+
+def add_model_args(p: argparse.ArgumentParser, *, logical_date_required: bool = False) -> None:
+    """The arguments every scores command takes: MODEL, ``--spec``, ``--conn-id`` (and ``--logical-date``)."""
+    from airflow_mlops.cli.dates import logical_date
+
+    p.add_argument("model", metavar="MODEL", help="model name (spec model.name)")
+    if logical_date_required:
+        p.add_argument(
+            "--logical-date",
+            required=True,
+            type=logical_date,
+            metavar="DATE",
+            help="logical date of the scoring run: ISO 8601 (UTC if naive; a date alone: that day's run) or 'latest'",
+        )
+    p.add_argument("--spec", help="model spec (default: dags/MODEL.yaml of the project)")
+    p.add_argument("--conn-id", help="scores database connection (default: the spec's scoring.destination.conn_id)")
 
 
 class ModelNotFound(LookupError):

@@ -16,7 +16,7 @@ import json
 import sys
 from pathlib import Path
 
-from airflow_mlops.cli.dates import logical_date
+from airflow_mlops.cli._scores import add_model_args
 
 TOLERANCE = {"rtol": 1e-9, "atol": 1e-12}
 
@@ -32,16 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  airflow-mlops reproduce ride_demand --logical-date 2024-06-02T08:30:15   # a manual run's date\n"
         "  airflow-mlops reproduce ride_demand --logical-date 2024-06-01T00:00+02:00 --spec dags/ride_demand.yaml",
     )
-    p.add_argument("model", metavar="MODEL", help="model name (spec model.name)")
-    p.add_argument(
-        "--logical-date",
-        required=True,
-        type=logical_date,
-        metavar="DATE",
-        help="logical date of the scoring run: ISO 8601 (UTC if naive; a date alone: that day's run) or 'latest'",
-    )
-    p.add_argument("--spec", help="model spec (default: dags/MODEL.yaml of the project)")
-    p.add_argument("--conn-id", help="scores database connection (default: the spec's scoring.destination.conn_id)")
+    add_model_args(p, logical_date_required=True)
     p.add_argument("--mlflow-conn-id", default="mlflow_default", help="MLflow connection (default: mlflow_default)")
     p.set_defaults(handler=run)
 

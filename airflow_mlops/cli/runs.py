@@ -13,6 +13,7 @@ import json
 import sys
 from typing import Any
 
+from airflow_mlops.cli._scores import add_model_args
 from airflow_mlops.cli.dates import instant
 
 
@@ -26,13 +27,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  airflow-mlops runs ride_demand --since 2024-06-01 --current\n"
         "  airflow-mlops runs ride_demand --last 7 --json",
     )
-    p.add_argument("model", metavar="MODEL", help="model name (spec model.name)")
+    add_model_args(p)
     p.add_argument("--since", type=instant, metavar="DATE", help="only logical dates from DATE on (ISO 8601)")
     p.add_argument("--until", type=instant, metavar="DATE", help="only logical dates up to DATE (ISO 8601)")
     p.add_argument("--last", type=_positive, metavar="N", help="only the N newest logical dates")
     p.add_argument("--current", action="store_true", help="only the current run of each date and role")
-    p.add_argument("--spec", help="model spec (default: dags/MODEL.yaml of the project)")
-    p.add_argument("--conn-id", help="scores database connection (default: the spec's scoring.destination.conn_id)")
     p.add_argument("--json", action="store_true", help="print JSON (one object per run)")
     p.set_defaults(handler=run)
 

@@ -15,7 +15,8 @@ import json
 import sys
 from typing import Any
 
-from airflow_mlops.cli.dates import instant, logical_date
+from airflow_mlops.cli._scores import add_model_args
+from airflow_mlops.cli.dates import instant
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -28,19 +29,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "  airflow-mlops served ride_demand --logical-date 2024-06-01 --as-of 2024-06-03T12:00Z\n"
         "  airflow-mlops served ride_demand --logical-date 2024-06-01 --role champion --rows --json",
     )
-    p.add_argument("model", metavar="MODEL", help="model name (spec model.name)")
-    p.add_argument(
-        "--logical-date",
-        required=True,
-        type=logical_date,
-        metavar="DATE",
-        help="logical date of the scoring run: ISO 8601 (UTC if naive; a date alone: that day's run) or 'latest'",
-    )
+    add_model_args(p, logical_date_required=True)
     p.add_argument("--as-of", type=instant, metavar="TIME", help="only the runs current at this instant (ISO 8601)")
     p.add_argument("--role", choices=("champion", "challenger"), help="only this role")
     p.add_argument("--rows", action="store_true", help="also print each run's stored predictions")
-    p.add_argument("--spec", help="model spec (default: dags/MODEL.yaml of the project)")
-    p.add_argument("--conn-id", help="scores database connection (default: the spec's scoring.destination.conn_id)")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(handler=run)
 
