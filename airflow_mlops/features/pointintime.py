@@ -30,6 +30,7 @@ if TYPE_CHECKING:
 
 TIMESTAMP = "event_timestamp"  # the entity frame's event-time column (Feast's name)
 _ROW = "__pit_row"
+_MICROS = "datetime64[us, UTC]"
 
 
 class Unsupported(Exception):
@@ -136,11 +137,13 @@ def retrieve(entity_df: pd.DataFrame, plans: list[ViewPlan]) -> pd.DataFrame:
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.register("__pit_batch", batch)
-        features = con.execute(_query(plans, stamps.min(), stamps.max())).df()
+        features = con.sql(_query(plans, stamps.min(), stamps.max())).to_arrow_table().drop_columns([_ROW])
     finally:
         con.close()
-    # entity columns come from the frame as given (dtypes untouched); the query returns them in row order
-    return pd.concat([entity_df.reset_index(drop=True), features.drop(columns=_ROW)], axis=1)
+    # As Feast returns them: features through arrow (an int column with nulls becomes float64), the entity
+    # columns as given but the event time in microseconds; rows in the frame's order.
+    entities = entity_df.reset_index(drop=True).assign(**{TIMESTAMP: stamps.reset_index(drop=True).astype(_MICROS)})
+    return pd.concat([entities, features.to_pandas()], axis=1)
 
 
 def _spill_dir() -> str:
