@@ -158,8 +158,6 @@ def verify(folder: Path, expected: str, label: str, listing: str | None = None) 
 
 def load_skops(path: Path, label: str) -> Any:
     """The object in a skops file, trusting only types our code allows; never pickle."""
-    import skops.io
-
     from airflow_mlops.training.serialize import foreign_types, quiet_skops
 
     if not path.is_file():
@@ -168,6 +166,10 @@ def load_skops(path: Path, label: str) -> Any:
             "and refuses pickle deserialization"
         )
     with quiet_skops():
+        # Importing skops already scans sys.modules (for scipy's ufuncs): ~1,200 Airflow deprecation lines
+        # in the task log unless the import, too, runs under quiet_skops.
+        import skops.io
+
         try:
             found = skops.io.get_untrusted_types(file=path)
         except Exception as exc:  # not a skops zip (e.g. a pickle renamed): never fall back to pickle
