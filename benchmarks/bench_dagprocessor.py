@@ -141,6 +141,7 @@ def run(quick: bool = False) -> list[dict]:
         base = {tool: measure(root, db, shape, tool, 0) for tool in ("ours", "plain")}
         for n in QUICK_SIZES if quick else SIZES:
             res = {tool: measure(root, db, shape, tool, n) for tool in ("ours", "plain")}
+            print(f"{datetime.now():%H:%M:%S} N={n}: {res}, empty folder {base}", file=sys.stderr, flush=True)
             per = {
                 tool: {k: (res[tool][k] - base[tool][k]) / n * 1000 for k in ("cpu", "wall")} for tool in res
             }

@@ -13,7 +13,20 @@ from airflow_mlops.hooks.mlflow import MLflowHook
 from airflow_mlops.spec import ModelSpec, load_spec
 
 
-class SpecOperator(BaseOperator):
+class LineageMixin:
+    """OpenLineage for an operator: its input and output datasets, read from the dict the task returned.
+
+    The OpenLineage provider calls :meth:`get_openlineage_facets_on_complete` after ``execute``, and only when
+    a transport is configured; :mod:`airflow_mlops.lineage` maps each operator kind to its datasets.
+    """
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        from airflow_mlops.lineage import operator_lineage
+
+        return operator_lineage(self, task_instance)
+
+
+class SpecOperator(LineageMixin, BaseOperator):
     """An operator of a spec-generated DAG.
 
     :param spec_path: path of the YAML model spec (templated). The spec is re-read and validated
