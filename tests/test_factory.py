@@ -49,7 +49,8 @@ def test_train_dag_shape_and_metadata():
     assert {"airflow-mlops", "train", "marketplace", "UberX", "regression"} <= set(train.tags)
     assert train.default_args["owner"] == "marketplace"
     assert "ride_demand · train" in train.doc_md and "`hour`" in train.doc_md
-    assert dags["ride_demand__score"].schedule == "*/30 * * * *"
+    score = dags["ride_demand__score"].timetable  # a data-interval timetable: each run scores its interval
+    assert (type(score).__name__, score.expression) == ("CronDataIntervalTimetable", "*/30 * * * *")
     assert dags["ride_demand__rollback"].params["version"] == 1
 
 

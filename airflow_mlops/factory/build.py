@@ -12,9 +12,10 @@ from typing import Any
 
 from airflow.providers.standard.operators.python import PythonOperator, ShortCircuitOperator
 from airflow.providers.standard.operators.trigger_dagrun import TriggerDagRunOperator
-from airflow.sdk import DAG, AssetOrTimeSchedule, CronTriggerTimetable, Param
+from airflow.sdk import DAG, AssetOrTimeSchedule, Param
 
 from airflow_mlops.factory.docs import render_doc
+from airflow_mlops.factory.timetables import interval_schedule
 from airflow_mlops.monitoring.assets import new_data_asset
 from airflow_mlops.operators.evaluate import EvaluateOperator
 from airflow_mlops.operators.features import FeastMaterializeOperator
@@ -50,13 +51,13 @@ def train_schedule(spec: ModelSpec) -> Any:
     """The train DAG's schedule: its cron (``schedule`` in ``retrain_on``), or-ed with the new-data Asset
     (``new_data`` in ``retrain_on``); None (manual and monitor-triggered only) when neither applies."""
     retrain_on = spec.monitoring.retrain_on
-    cron = spec.schedule.train if "schedule" in retrain_on else None
+    cron = interval_schedule(spec.schedule.train) if "schedule" in retrain_on else None
     if "new_data" not in retrain_on:
         return cron
     asset = new_data_asset(spec.model.name)
     if cron is None:
         return [asset]
-    return AssetOrTimeSchedule(timetable=CronTriggerTimetable(cron, timezone="UTC"), assets=asset)
+    return AssetOrTimeSchedule(timetable=cron, assets=asset)
 
 
 def was_promoted(promoted: Any) -> bool:
@@ -120,7 +121,7 @@ def build_train_dag(spec: ModelSpec, spec_path: str) -> DAG:
 
 def build_score_dag(spec: ModelSpec, spec_path: str) -> DAG:
     """materialize → validate → score; plus ``signal_new_data`` (new-data Asset) when retrain_on has new_data."""
-    with _dag(spec, "score", spec_path, spec.schedule.score) as dag:
+    with _dag(spec, "score", spec_path, interval_schedule(spec.schedule.score)) as dag:
         common = {"spec_path": spec_path}
         materialize = FeastMaterializeOperator(task_id="materialize", purpose="score", **common)
         validate = GXValidateOperator(
@@ -144,7 +145,7 @@ def build_score_dag(spec: ModelSpec, spec_path: str) -> DAG:
 
 def build_monitor_dag(spec: ModelSpec, spec_path: str) -> DAG:
     """report → decide_retrain → trigger_train (skipped with decide_retrain when no retrain is due)."""
-    with _dag(spec, "monitor", spec_path, spec.schedule.monitor) as dag:
+    with _dag(spec, "monitor", spec_path, interval_schedule(spec.schedule.monitor)) as dag:
         common = {"spec_path": spec_path}
         report = EvidentlyReportOperator(task_id="report", **common)
         decide = RetrainDecisionOperator(task_id="decide_retrain", report=report.output, **common)

@@ -154,7 +154,7 @@ def test_new_labels_update_the_asset_once(home, spec_path):
 
 
 def test_train_dag_is_scheduled_by_cron_or_new_data(tmp_path):
-    from airflow.sdk import AssetOrTimeSchedule, CronTriggerTimetable
+    from airflow.sdk import AssetOrTimeSchedule, CronDataIntervalTimetable
 
     from airflow_mlops.factory.build import build_dags
     from airflow_mlops.monitoring.assets import new_data_asset
@@ -163,7 +163,7 @@ def test_train_dag_is_scheduled_by_cron_or_new_data(tmp_path):
     timetable = dags["ride_demand__train"].timetable
     assert isinstance(timetable, AssetOrTimeSchedule)
     assert "mlops.ride_demand.new_labels" in str(timetable.asset_condition)
-    assert isinstance(timetable.timetable, CronTriggerTimetable)
+    assert isinstance(timetable.timetable, CronDataIntervalTimetable)  # runs cover data intervals
     score = dags["ride_demand__score"]
     assert score.get_task("signal_new_data").outlets == [new_data_asset("ride_demand")]
     monitor = dags["ride_demand__monitor"]
@@ -172,7 +172,7 @@ def test_train_dag_is_scheduled_by_cron_or_new_data(tmp_path):
 
     only_cron = write_spec(tmp_path / "b", monitoring={"retrain_on": ["schedule", "drift"]})
     dags = build_dags(load_spec(only_cron), only_cron)
-    assert dags["ride_demand__train"].schedule == "@weekly"
+    assert dags["ride_demand__train"].timetable.expression == "0 0 * * 0"  # @weekly
     assert "signal_new_data" not in dags["ride_demand__score"].task_ids
 
 
