@@ -20,16 +20,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import PROJECT, airflow_env, run_cli
-from tests.e2e.stack import start, stop, tail
-from tests.pg import free_port
+from tests.conftest import PROJECT, airflow_env
+from tests.security.api_server import api_server
 from tests.security.deny_auth_manager import DENIED_MODEL, DENIED_USER
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
 
 PAGE = "/mlops-reports/overview"
 POST = "/mlops-reports/overview/rollback"
-PASSWORDS = {"admin": "admin-pw-1", DENIED_USER: "analyst-pw-2"}
 MODELS = ("ride_demand", DENIED_MODEL)
 DAYS = [datetime(2026, 3, d, 6, tzinfo=UTC) for d in (1, 2, 3)]
 REPORTS = 5
@@ -133,58 +131,20 @@ def write_state(root: Path, dags: Path) -> None:
             save_report(model, f"2026030{i + 1}T060000Z", _Snapshot(), headline)
 
 
-def token(base: str, user: str) -> str:
-    reply = httpx.post(f"{base}/auth/token", json={"username": user, "password": PASSWORDS[user]}, timeout=30)
-    assert reply.status_code == 201, reply.text
-    return reply.json()["access_token"]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("overview")
     dags = root / "dags"
     write_dags(dags)
-    port = free_port()
-    passwords = root / "passwords.json"
-    passwords.write_text(json.dumps(PASSWORDS))
     env = airflow_env(root, dags)
-    env.update(
-        {
-            "AIRFLOW__CORE__AUTH_MANAGER": "tests.security.deny_auth_manager.DenyOneModelAuthManager",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"admin:admin,{DENIED_USER}:viewer",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-            "AIRFLOW__API_AUTH__JWT_SECRET": "overview-test-secret",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__API__WORKERS": "1",
-        }
-    )
     with pytest.MonkeyPatch.context() as mp:
         for key in ("AIRFLOW_MLOPS_HOME", "AIRFLOW_CONN_SCORES_DB", "AIRFLOW_MLOPS_PROJECT"):
             mp.setenv(key, env[key])
         for key in ("MLFLOW_TRACKING_URI", "AIRFLOW_CONN_MLFLOW_DEFAULT", "AIRFLOW_MLOPS_HISTORY_URI"):
             mp.delenv(key, raising=False)
         write_state(root, dags)
-    for step in (["airflow", "db", "migrate"], ["airflow", "dags", "reserialize"]):
-        done = run_cli(step, env)
-        assert done.returncode == 0, (step, done.stderr[-3000:])
-    log = root / "api-server.log"
-    proc = start(["airflow", "api-server"], env, log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, tail(log)
-            try:
-                if httpx.get(f"{base}/api/v2/monitor/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, tail(log)
-            time.sleep(1)
-        yield Server(base, root, {user: token(base, user) for user in PASSWORDS})
-    finally:
-        stop(proc)
+    with api_server(env, root, reserialize=True) as (base, tokens):
+        yield Server(base, root, tokens)
 
 
 def test_page_lists_models_with_serving_version_history_versions_and_scores(server):

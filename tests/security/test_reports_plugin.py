@@ -12,7 +12,6 @@ from __future__ import annotations
 import http.client
 import json
 import os
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +19,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import airflow_env, run_cli
-from tests.e2e.stack import start, stop, tail
-from tests.pg import free_port
+from tests.conftest import airflow_env
+from tests.security.api_server import api_server
 from tests.security.deny_auth_manager import DENIED_MODEL, DENIED_USER
 
 pytestmark = pytest.mark.slow
@@ -32,7 +30,6 @@ SECRET = "TOP-SECRET-outside-reports-7f3a"  # in every file outside reports/ tha
 RID = "20260301T000000Z"  # the payload report (ride_demand) and the clean one (secret_model)
 LINKED_RID = "20260301T000001Z"  # ride_demand/monitoring/<this> is a symlink to a folder outside reports/
 FILE_LINK_RID = "20260301T000002Z"  # a real folder whose report.html / report.json are symlinks to SECRET
-PASSWORDS = {"admin": "admin-pw-1", DENIED_USER: "analyst-pw-2"}
 ATTACK_KEY = "xss_from_report"
 CONTROL_KEY = "control_same_origin"
 
@@ -118,50 +115,12 @@ def write_reports(root: Path) -> None:
         (file_links / name).symlink_to(root / "secret.txt")
 
 
-def token(base: str, user: str) -> str:
-    reply = httpx.post(f"{base}/auth/token", json={"username": user, "password": PASSWORDS[user]}, timeout=30)
-    assert reply.status_code == 201, reply.text
-    return reply.json()["access_token"]
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("reports-plugin")
     write_reports(root)
-    port = free_port()
-    passwords = root / "passwords.json"
-    passwords.write_text(json.dumps(PASSWORDS))
-    env = airflow_env(root)
-    env.update(
-        {
-            "AIRFLOW__CORE__AUTH_MANAGER": "tests.security.deny_auth_manager.DenyOneModelAuthManager",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": f"admin:admin,{DENIED_USER}:viewer",
-            "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-            "AIRFLOW__API_AUTH__JWT_SECRET": "reports-plugin-test-secret",
-            "AIRFLOW__API__HOST": "127.0.0.1",
-            "AIRFLOW__API__PORT": str(port),
-            "AIRFLOW__API__WORKERS": "1",
-        }
-    )
-    migrated = run_cli(["airflow", "db", "migrate"], env)
-    assert migrated.returncode == 0, migrated.stderr[-3000:]
-    log = root / "api-server.log"
-    proc = start(["airflow", "api-server"], env, log)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            assert proc.poll() is None, tail(log)
-            try:
-                if httpx.get(f"{base}/api/v2/monitor/health", timeout=5).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, tail(log)
-            time.sleep(1)
-        yield Server(base, root, {user: token(base, user) for user in PASSWORDS})
-    finally:
-        stop(proc)
+    with api_server(airflow_env(root), root) as (base, tokens):
+        yield Server(base, root, tokens)
 
 
 def tree(root: Path) -> set[str]:
