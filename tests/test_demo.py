@@ -15,6 +15,7 @@ import pytest
 from airflow_mlops.cli.demo import dag_run_state
 
 from .conftest import PROJECT, run_cli
+from .test_quiet_logs import assert_quiet
 from .ui_stack import running_ui
 
 
@@ -55,6 +56,12 @@ def test_demo_runs_every_example_pipeline(demo):
     assert requested.group(1) in ("drift", "metric_drop") and "drift" in requested.group(2).split(", ")
     assert "ok   ride_demand__train" in out.stdout.split("phase 2")[1]
     assert list((home / "reports" / "ride_demand" / "monitoring").glob("*/report.html"))
+
+
+@pytest.mark.slow
+def test_demo_task_logs_are_quiet(demo):
+    """No line more than 10 times in a task's log, each task's log under 200 lines (tests/test_quiet_logs.py)."""
+    assert_quiet(demo[0] / "logs")
 
 
 @pytest.mark.slow

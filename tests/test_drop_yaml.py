@@ -129,3 +129,36 @@ def test_airflow_lists_good_dags_and_one_import_error_per_bad_spec(tmp_path):
     listed = json_rows(run_cli(["airflow", "dags", "list", "-o", "json"], env).stdout)
     assert {d["dag_id"] for d in listed} == dag_ids
     assert not any(p.suffix == ".py" for p in dags.iterdir() if p.name != "airflow_mlops_specs.py")
+
+
+def test_demo_home_persists_the_spec_bundle_over_airflows_multiline_default(tmp_path):
+    from airflow_mlops.cli import _demo_home
+
+    cfg = tmp_path / "airflow.cfg"
+    default = '[dag_processor]\ndag_bundle_config_list = [\n    {\n        "name": "dags-folder"\n    }\n    ]\n\n'
+    cfg.write_text(default + "# How often\nrefresh_interval = 300\n")
+    settings = _demo_home.demo_settings(tmp_path / "home", PROJECT)
+    _demo_home.set_options(cfg, settings)
+    options = _demo_home.read_options(cfg)
+    bundles = json.loads(options.get("dag_processor", "dag_bundle_config_list"))
+    assert [b["classpath"] for b in bundles][1] == "airflow_mlops.bundle.SpecDagBundle"
+    assert options.get("dag_processor", "refresh_interval") == "300" and "# How often" in cfg.read_text()
+
+
+def test_generated_files_stay_cheap_to_parse(tmp_path):
+    """Same pre-imports as the stub (Airflow imports them once before forking), and the bundle module that the
+    DAG processor and every worker import pulls in no ML library."""
+    from airflow.utils.file import iter_airflow_imports
+
+    from airflow_mlops.factory import STUB_TEMPLATE
+
+    dags, out = hostile_dags_folder(tmp_path), tmp_path / "generated"
+    sync(dags, out)
+    (tmp_path / "stub.py").write_text(STUB_TEMPLATE.format(spec_name="x.yaml"))
+    assert list(iter_airflow_imports(str(out / "ride_demand.py"))) == list(
+        iter_airflow_imports(str(tmp_path / "stub.py"))
+    )
+    probe = "import sys, airflow_mlops.bundle; print(' '.join(sorted(sys.modules)))"
+    loaded = set(run_cli(["python", "-c", probe]).stdout.split())
+    assert "airflow_mlops.bundle" in loaded
+    assert not loaded & {"pandas", "mlflow", "great_expectations", "evidently", "feast", "sklearn", "lark"}

@@ -1,7 +1,8 @@
 """The demo's settings, persisted in its Airflow home so every later command on that home sees the same world.
 
 ``airflow.cfg`` of ``<home>/airflow`` gets ``[core] dags_folder``, ``[core] load_examples = False``,
-``[mlops] home`` and ``[mlops] project``; the metadata DB gets the ``scores_db`` connection. Then
+``[dag_processor] dag_bundle_config_list`` (with the spec bundle), ``[mlops] home`` and ``[mlops] project``;
+the metadata DB gets the ``scores_db`` connection. Then
 ``AIRFLOW_HOME=<home>/airflow airflow ...`` (or ``airflow-mlops ui``) needs no other environment.
 Options are edited line by line, so Airflow's documented default file keeps its comments.
 """
@@ -34,8 +35,22 @@ def demo_settings(home: Path, project: Path) -> dict[str, dict[str, str]]:
             raise ValueError(f"{str(path)!r}: a path with '%' or control characters cannot go into airflow.cfg")
     return {
         "core": {"dags_folder": str(project / "dags"), "load_examples": "False"},
+        "dag_processor": {"dag_bundle_config_list": json.dumps(spec_bundles(home))},
         "mlops": {"home": str(home), "project": str(project)},
     }
+
+
+def spec_bundles(home: Path) -> list[dict]:
+    """Airflow's dags-folder bundle plus the spec bundle: a YAML dropped into dags/ without a stub gets a
+    generated DAG file of its own (under the Airflow home, never in dags/), see airflow_mlops.bundle."""
+    return [
+        {"name": "dags-folder", "classpath": "airflow.dag_processing.bundles.local.LocalDagBundle", "kwargs": {}},
+        {
+            "name": "mlops-specs",
+            "classpath": "airflow_mlops.bundle.SpecDagBundle",
+            "kwargs": {"path": str(airflow_home(home) / "spec_dag_files")},
+        },
+    ]
 
 
 def set_options(cfg: Path, settings: dict[str, dict[str, str]]) -> None:
@@ -58,6 +73,8 @@ def _set_line(lines: list[str], section: str, key: str, value: str) -> None:
     for i in range(start + 1, end):
         if option.match(lines[i]):
             lines[i] = f"{key} = {value}"
+            while i + 1 < len(lines) and lines[i + 1][:1] in (" ", "\t") and lines[i + 1].strip():
+                del lines[i + 1]  # the old value's continuation lines (Airflow's default bundle list spans 7)
             return
     lines.insert(start + 1, f"{key} = {value}")
 
