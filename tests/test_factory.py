@@ -50,7 +50,7 @@ def test_train_dag_shape_and_metadata():
     assert train.default_args["owner"] == "marketplace"
     assert "ride_demand · train" in train.doc_md and "`hour`" in train.doc_md
     score = dags["ride_demand__score"].timetable  # a data-interval timetable: each run scores its interval
-    assert (type(score).__name__, score.expression) == ("CronDataIntervalTimetable", "*/30 * * * *")
+    assert (type(score).__name__, score.expression) == ("CronDataIntervalTimetable", "0 0 * * *")  # @daily
     assert dags["ride_demand__rollback"].params["version"] == 1
 
 

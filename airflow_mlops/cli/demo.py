@@ -116,16 +116,44 @@ def prepare(home: Path, project: Path, env: dict[str, str]) -> None:
 
 
 def dags_test(
-    dag_id: str, env: dict[str, str], log_dir: Path, conf: dict | None = None, suffix: str = ""
+    dag_id: str,
+    env: dict[str, str],
+    log_dir: Path,
+    conf: dict | None = None,
+    suffix: str = "",
+    logical_date: str | None = None,
 ) -> tuple[bool, Path]:
-    """Run ``airflow dags test`` for one DAG; its output goes to a log file."""
-    cmd = [_bin("airflow"), "dags", "test", dag_id]
+    """Run ``airflow dags test`` for one DAG (at ``logical_date``, default now); its output goes to a log file."""
+    cmd = [_bin("airflow"), "dags", "test", dag_id, *([logical_date] if logical_date else [])]
     if conf:
         cmd += ["-c", json.dumps(conf)]
     log = log_dir / f"{dag_id}{'.' + suffix if suffix else ''}.log"
     with log.open("w") as out:
         proc = subprocess.run(cmd, env=env, stdout=out, stderr=subprocess.STDOUT)
     return proc.returncode == 0 and dag_run_state(log.read_text(errors="replace")) == "success", log
+
+
+def score_date(project: Path, home: Path, model: str) -> str | None:
+    """The logical date at which ``airflow dags test`` scores the newest complete interval holding rows.
+
+    Airflow gives a manual run the last complete interval before its logical date: the interval's end is that
+    date. None (the run's own inference at now) when the schedule is not a cron or no interval holds rows.
+    """
+    from datetime import UTC, datetime
+
+    import pyarrow.parquet as pq
+
+    from airflow_mlops.features.window import newest_complete_interval
+    from airflow_mlops.spec import load_spec
+    from airflow_mlops.spec.schedule import NON_CRON_PRESETS
+
+    spec = load_spec(project / "dags" / f"{model}.yaml")
+    f, cron = spec.features, spec.schedule.score
+    if cron is None or cron in NON_CRON_PRESETS:
+        return None
+    stamps = pq.read_table(home / "data" / (f.scoring_source or f.label_source), columns=[f.timestamp])
+    found = newest_complete_interval(cron, set(stamps.column(0).to_pylist()), datetime.now(UTC))
+    return found[1].isoformat() if found else None
 
 
 def dag_run_state(output: str) -> str | None:
@@ -160,9 +188,9 @@ class Runner:
     def __init__(self, env: dict[str, str], log_dir: Path) -> None:
         self.env, self.log_dir, self.failures = env, log_dir, 0
 
-    def __call__(self, dag_id: str, conf: dict | None = None, label: str = "") -> bool:
+    def __call__(self, dag_id: str, conf: dict | None = None, label: str = "", logical_date: str | None = None) -> bool:
         t0 = time.monotonic()
-        ok, log = dags_test(dag_id, self.env, self.log_dir, conf, suffix=label.replace(" ", "-"))
+        ok, log = dags_test(dag_id, self.env, self.log_dir, conf, label.replace(" ", "-"), logical_date)
         note = f" ({label})" if label else ""
         print(f"  {'ok  ' if ok else 'FAIL'} {dag_id:<24} {time.monotonic() - t0:6.1f}s{note}  log: {log}")
         if not ok:
@@ -181,7 +209,7 @@ def drift_phase(runner: Runner, home: Path, project: Path, env: dict[str, str], 
         check=True,
         stdout=subprocess.DEVNULL,
     )
-    runner(f"{model}__score", label="drifted data")
+    runner(f"{model}__score", label="drifted data", logical_date=score_date(project, home, model))
     runner(f"{model}__monitor", label="drifted data")
     for line in _cli_lines(["report", model, "-n", "1"], env, 6)[4:5]:
         print(f"       {line.strip()}")
@@ -194,7 +222,8 @@ def drift_phase(runner: Runner, home: Path, project: Path, env: dict[str, str], 
     print(f"       retrain requested: {reason or 'none'}" + (f" (due: {', '.join(due)})" if due else ""))
     # In a running Airflow the monitor DAG's trigger_train task starts this run; `dags test` only queues it.
     runner(f"{model}__train", {"reason": reason or "manual", "note": "demo: retrain after drift"}, label="retrain")
-    runner(f"{model}__score", label="after the retrain")  # the train DAG's refresh_scores does this in Airflow
+    # the train DAG's refresh_scores does this in Airflow
+    runner(f"{model}__score", label="after the retrain", logical_date=score_date(project, home, model))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -212,7 +241,7 @@ def run(args: argparse.Namespace) -> int:
     for model in args.models:
         for kind in PIPELINE:
             conf = {"reason": "manual", "note": "airflow-mlops demo"} if kind == "train" else None
-            runner(f"{model}__{kind}", conf)
+            runner(f"{model}__{kind}", conf, logical_date=score_date(project, home, model) if kind == "score" else None)
     if args.drift and "ride_demand" in args.models:
         drift_phase(runner, home, project, env, "ride_demand")
     print(f"\ndone in {time.monotonic() - started:.0f}s; {runner.failures} DAG run(s) failed")

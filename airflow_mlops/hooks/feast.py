@@ -248,23 +248,44 @@ class FeastHook(BaseHook):
 
     # --- materialize -------------------------------------------------------------------------------
 
-    def materialize(self, start: datetime, end: datetime, feature_views: list[str] | None = None) -> dict[str, int]:
-        """Load ``[start, end]`` of the views' sources into the online store; returns source rows per view.
+    def materialize(self, end: datetime, feature_views: list[str] | None = None) -> dict[str, list[str] | None]:
+        """Bring the online store up to ``end`` for the views, incrementally; returns ``[start, end]`` per view.
 
-        Re-running the same interval writes the same values again (online writes are upserts).
+        Each view is materialized from where its last materialization ended (Feast's record), so a run loads
+        only what arrived since the previous one; a view never materialized starts at ``end`` minus its ttl
+        (older values expire online anyway; the whole source when the ttl is 0). A view already materialized
+        past ``end`` is left alone (None): a backfill or a re-run never rolls online values back.
+        No source is read for a row count.
         """
         started = time.monotonic()
         names = feature_views or [v.name for v in self.store.list_feature_views()]
-        rows = {name: self.source_rows(name, start, end) for name in names}
-        self.store.materialize(start, end, feature_views=names)
+        done: dict[str, list[str] | None] = {}
+        for name in names:
+            start = self._materialize_start(name, end)
+            if start is None:
+                done[name] = None
+                continue
+            self.store.materialize(start, end, feature_views=[name])
+            done[name] = [start.isoformat(), end.isoformat()]
         self.log.info(
-            "Feast materialize %s..%s: %s source rows in %.1fs",
-            start.isoformat(),
+            "Feast materialize up to %s: %s in %.1fs",
             end.isoformat(),
-            ", ".join(f"{n}={r}" for n, r in rows.items()),
+            ", ".join(f"{n} {'from ' + r[0] if r else 'already current'}" for n, r in done.items()),
             time.monotonic() - started,
         )
-        return rows
+        return done
+
+    def _materialize_start(self, feature_view: str, end: datetime) -> datetime | None:
+        """Where ``feature_view``'s next materialization up to ``end`` starts; None when it is already there."""
+        from datetime import UTC, timedelta
+
+        view = self.store.get_feature_view(feature_view)
+        last = view.most_recent_end_time
+        if last is not None:
+            last = last.replace(tzinfo=UTC) if last.tzinfo is None else last.astimezone(UTC)
+            return None if last >= end else last
+        ttl = view.ttl or timedelta(0)
+        return end - ttl if ttl > timedelta(0) else datetime(1970, 1, 1, tzinfo=UTC)
 
     def check_source_columns(self, feature_views: list[str]) -> None:
         """Raise :class:`~airflow_mlops.validation.errors.DataError` naming each column a view's source lacks.
@@ -289,25 +310,6 @@ class FeastHook(BaseHook):
                 problems.append(missing_columns_message(what, missing, arrived, expected))
         if problems:
             raise DataError("\n".join(problems))
-
-    def source_rows(self, feature_view: str, start: datetime, end: datetime) -> int:
-        """Rows of a feature view's batch source with an event timestamp in ``[start, end]``."""
-        view = self.store.get_feature_view(feature_view)
-        source = view.batch_source
-        from feast.infra.offline_stores.offline_utils import get_offline_store_from_config
-
-        offline_store = get_offline_store_from_config(self.store.config.offline_store)  # as Feast's provider does
-        job = offline_store.pull_all_from_table_or_query(
-            config=self.store.config,
-            data_source=source,
-            join_key_columns=view.join_keys,
-            feature_name_columns=[],
-            timestamp_field=source.timestamp_field,
-            created_timestamp_column=source.created_timestamp_column or None,
-            start_date=start,
-            end_date=end,
-        )
-        return job.to_arrow().num_rows
 
     # --- retrieval ---------------------------------------------------------------------------------
 

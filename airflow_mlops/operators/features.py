@@ -1,4 +1,4 @@
-"""Materialize a model's features with Feast and build its training set or scoring input."""
+"""Build a model's training set or scoring input for the run's window, and keep Feast's online store current."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_mlops import settings
 from airflow_mlops.datasets import save_parquet
+from airflow_mlops.features.window import Window, run_window, training_end
 from airflow_mlops.operators.base import SpecOperator
 from airflow_mlops.spec.paths import contained, inside
 from airflow_mlops.spec.schema import duration_seconds
@@ -19,18 +20,19 @@ if TYPE_CHECKING:
 
     from airflow_mlops.spec import ModelSpec
 
-# Start of "all data" when a run has no data interval (manual runs, `airflow dags test`).
-EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST_WINDOW = timedelta(days=1)
-
 
 class FeastMaterializeOperator(SpecOperator):
-    """Apply the Feast repo when it changed, materialize the run's data interval, build the dataset.
+    """Apply the Feast repo when it changed and build the run's dataset (see docs/intervals.md).
 
-    ``purpose="train"``: the spec's label source (entity, timestamp, label) joined point-in-time with
-    the features. ``purpose="score"``: the scoring source (else the label source without its label)
-    within the data interval, or the newest day when the interval holds no rows. The dataset is saved
-    as ``datasets/<model>/<purpose>/<sha256>.parquet``; re-running an interval gives the same file.
+    ``purpose="score"``: the scoring source's (else the label source's) entity rows stamped in the run's
+    window, ``[data_interval_start, data_interval_end)`` (:func:`~airflow_mlops.features.window.run_window`),
+    without the label. A window without rows skips the run (``AirflowSkipException``: validate and score skip,
+    the scores table is untouched). With ``scoring.online_store`` the online store is materialized up to the
+    window's end, incrementally; otherwise it is never touched (batch scoring reads features offline).
+    ``purpose="train"``: the label rows stamped before the run's data interval end (else its logical date).
+    Either way rows stamped after the run time plus ``validation.max_clock_skew`` (future rows) are left out.
+    Features are joined point in time. The dataset is saved as
+    ``datasets/<model>/<purpose>/<sha256>.parquet``; re-running a window gives the same file.
 
     :param purpose: ``train`` or ``score``.
     :param fs_yaml_file: Feast config file inside the repo (default: ``$FEAST_FS_YAML_FILE_PATH`` or
@@ -53,29 +55,32 @@ class FeastMaterializeOperator(SpecOperator):
         started = time.monotonic()
         started_at = datetime.now(UTC)
         spec = self.spec
+        if self.purpose == "score":
+            window = run_window(context)
+        else:
+            window = Window(None, training_end(context), None, "label rows before the run's interval end")
+        skew = timedelta(seconds=duration_seconds(spec.validation.max_clock_skew))
+        not_after = started_at + skew  # later rows are future rows
+        self.log.info("%s window of %s: %s", self.purpose, spec.model.name, window.describe())
+        with data_errors_fail():
+            entities = entity_frame(spec, self.purpose, (window.start, window.end), not_after=not_after)
+        self.log.info("%s entity rows for %s (%s)", len(entities), spec.model.name, self.purpose)
+        if self.purpose == "score" and not len(entities):
+            from airflow.sdk.exceptions import AirflowSkipException
+
+            raise AirflowSkipException(
+                f"no rows of {source_name(spec, self.purpose)} stamped in {window.describe()} (up to "
+                f"{not_after.isoformat()}): nothing to score; validate and score skip, the scores table is unchanged"
+            )
         hook = FeastHook(contained(self.project_path, spec.features.repo), fs_yaml_file=self.fs_yaml_file)
         hook.apply()
-        start, end, full = run_interval(context)
         views = sorted({ref.split(":", 1)[0] for ref in spec.features.refs})
-        t0 = time.monotonic()
         with data_errors_fail():
             hook.check_source_columns(views)
-        counts = hook.materialize(start, end, views)
-        self.log.info(
-            "materialized %s (%s) %s..%s: %d source rows in %.1fs",
-            ", ".join(views),
-            "no data interval: all data up to the run" if full else "data interval",
-            start.isoformat(),
-            end.isoformat(),
-            sum(counts.values()),
-            time.monotonic() - t0,
-        )
-        skew = timedelta(seconds=duration_seconds(spec.validation.max_clock_skew))
-        not_after = max(end, datetime.now(UTC)) + skew  # later rows are future rows: never the "newest day"
-        with data_errors_fail():
-            entities = entity_frame(spec, self.purpose, None if full else (start, end), not_after=not_after)
-        self.log.info("%s entity rows for %s (%s)", len(entities), spec.model.name, self.purpose)
-        # No entity rows: an empty dataset, for the validate task to reject by name ("0 rows, at least N expected").
+        materialized = {}
+        if self.purpose == "score" and spec.scoring.online_store:
+            materialized = hook.materialize(min(window.end, not_after), views)
+        # No entity rows (training only): an empty dataset, for the validate task to reject by name.
         frame = hook.training_set(entities, spec) if len(entities) else empty_features(entities, spec)
         frame = dataset_columns(frame, spec, self.purpose)
         if len(frame) != len(entities):
@@ -88,21 +93,18 @@ class FeastMaterializeOperator(SpecOperator):
             "digest": digest,
             "rows": len(frame),
             "purpose": self.purpose,
-            "materialized": counts,
-            "interval": [start.isoformat(), end.isoformat()],
+            "materialized": materialized,
+            "interval": [window.start.isoformat() if window.start else None, window.end.isoformat()],
+            "logical_date": window.logical_date.isoformat() if window.logical_date else None,
             "started": started_at.isoformat(),
             "seconds": seconds,
         }
 
 
-def run_interval(context: Any) -> tuple[datetime, datetime, bool]:
-    """``(start, end, full)``: the run's data interval, or all data up to the run time when it is empty."""
-    start, end = context.get("data_interval_start"), context.get("data_interval_end")
-    if start is not None and end is not None and start < end:
-        return _utc(start), _utc(end), False
-    dag_run = context.get("dag_run")
-    run_time = end or getattr(dag_run, "run_after", None) or datetime.now(UTC)
-    return EPOCH, _utc(run_time), True
+def source_name(spec: ModelSpec, purpose: str) -> str:
+    """The file the entity rows of ``purpose`` come from (relative to the data folder)."""
+    f = spec.features
+    return f.label_source if purpose == "train" else (f.scoring_source or f.label_source)
 
 
 @contextmanager
@@ -123,37 +125,32 @@ def empty_features(entities: pd.DataFrame, spec: ModelSpec) -> pd.DataFrame:
     return entities.assign(**{name: float("nan") for name in spec.features.feature_names})
 
 
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def entity_frame(
     spec: ModelSpec,
     purpose: str,
-    interval: tuple[datetime, datetime] | None,
+    interval: tuple[datetime | None, datetime] | None,
     not_after: datetime | None = None,
 ) -> pd.DataFrame:
-    """The entity rows to build a dataset for (see :class:`FeastMaterializeOperator`).
+    """The entity rows to build a dataset for (see :class:`FeastMaterializeOperator`), in source order.
 
-    Rows stamped after ``not_after`` (run time + clock skew) never make the "newest day" of scoring.
+    ``interval``: rows stamped in ``[start, end)`` (``start`` None: no lower bound; None: every row). Rows stamped
+    after ``not_after`` (run time + clock skew) are future rows and left out. Training rows keep their label.
     """
     import pandas as pd
 
     f = spec.features
-    if purpose == "train":
-        path = inside(settings.data_dir(), f.label_source)
-        frame = pd.read_parquet(path, columns=source_columns(path, [f.entity, f.timestamp, f.label]))
-        return frame.reset_index(drop=True)
-    path = inside(settings.data_dir(), f.scoring_source or f.label_source)
-    frame = pd.read_parquet(path, columns=source_columns(path, [f.entity, f.timestamp]))
+    path = inside(settings.data_dir(), source_name(spec, purpose))
+    wanted = [f.entity, f.timestamp] + ([f.label] if purpose == "train" else [])
+    frame = pd.read_parquet(path, columns=source_columns(path, wanted))
     stamps = pd.to_datetime(frame[f.timestamp], utc=True)
-    chosen = pd.Series(False, index=frame.index)
+    chosen = pd.Series(True, index=frame.index)
     if interval is not None:
-        chosen = (stamps >= interval[0]) & (stamps < interval[1])
-    if not chosen.any() and len(frame):
-        past = stamps <= not_after if not_after is not None else pd.Series(True, index=frame.index)
-        newest = stamps[past].max()
-        chosen = past & (stamps > newest - LATEST_WINDOW) if past.any() else past
+        start, end = interval
+        chosen &= stamps < end
+        if start is not None:
+            chosen &= stamps >= start
+    if not_after is not None:
+        chosen &= stamps <= not_after
     return frame[chosen].reset_index(drop=True)
 
 

@@ -71,7 +71,9 @@ class BatchScoreOperator(MLflowSpecOperator):
                 roles.append(("challenger", challenger))
             else:
                 self.log.info("shadow scoring on, but no challenger distinct from the champion")
-        logical_date = context.get("logical_date") or context["dag_run"].run_after
+        from airflow_mlops.features.window import run_window
+
+        logical_date = run_window(context).logical_date  # the scored interval's start (docs/intervals.md)
         conn_id = self.scores_conn_id
         db = ScoresDbHook(conn_id)
         # Every model is verified and loaded before anything is written: a tampered one scores nothing.

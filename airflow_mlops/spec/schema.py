@@ -240,6 +240,11 @@ class Scoring(Strict):
     destination: Destination
     chunk_rows: int = Field(default=100_000, ge=1)
     shadow: bool = Field(default=False, description="Also score the challenger, with role=challenger.")
+    online_store: bool = Field(
+        default=False,
+        description="Keep Feast's online store current for online serving: each score run materializes up to the "
+        "end of its interval, incrementally. Batch scoring and training read features offline and never need it.",
+    )
     min_rows_fraction: float = Field(
         default=0.5,
         ge=0,

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pandas as pd
 import pytest
 
-from .conftest import END, REPO, SIZES
+from .conftest import END, REPO
 
 
 def test_apply_registers_the_repo_once(hook, feast_home):
@@ -46,12 +46,17 @@ def test_apply_again_when_the_repo_changes(tmp_path, monkeypatch):
     assert trimmed.store.list_feature_services() == []
 
 
-def test_materialize_counts_source_rows_and_fills_the_online_store(hook, feast_home):
-    start, end = END - timedelta(hours=5), END
-    counts = hook.materialize(start, end, ["zone_hourly"])
+def test_materialize_is_incremental_and_never_rolls_back(hook, feast_home):
+    ttl = hook.store.get_feature_view("zone_hourly").ttl
+    first = hook.materialize(END - timedelta(hours=5), ["zone_hourly"])  # never materialized: from end - ttl
+    assert first == {
+        "zone_hourly": [(END - timedelta(hours=5) - ttl).isoformat(), (END - timedelta(hours=5)).isoformat()]
+    }
+    assert hook.materialize(END, ["zone_hourly"]) == {
+        "zone_hourly": [(END - timedelta(hours=5)).isoformat(), END.isoformat()]
+    }
+    assert hook.materialize(END - timedelta(hours=1), ["zone_hourly"]) == {"zone_hourly": None}  # a backfill
     source = pd.read_parquet(feast_home / "data" / "zone_hourly.parquet")
-    in_interval = source[(source.event_timestamp >= start) & (source.event_timestamp <= end)]
-    assert counts == {"zone_hourly": len(in_interval)} and len(in_interval) == SIZES["zones"] * 6
     online = hook.store.get_online_features(
         features=["zone_hourly:temperature", "zone_hourly:zone_type"], entity_rows=[{"zone_id": 2}]
     ).to_dict()

@@ -35,7 +35,8 @@ def test_postgres_sources_give_the_same_training_set(pg, feast_home, hook, specs
     assert (
         type(source).__name__ == "PostgreSQLSource" and source.get_table_query_string() == "(SELECT * FROM zone_hourly)"
     )
-    assert pg_hook.materialize(END - timedelta(hours=2), END, ["zone_hourly"]) == {"zone_hourly": 4 * 3}
+    ttl = pg_hook.store.get_feature_view("zone_hourly").ttl
+    assert pg_hook.materialize(END, ["zone_hourly"]) == {"zone_hourly": [(END - ttl).isoformat(), END.isoformat()]}
 
     spec = specs["ride_demand"]
     labels = pd.read_parquet(feast_home / "data" / spec.features.label_source)

@@ -108,7 +108,7 @@ def test_smoke_fit_finds_what_only_fit_checks(project):
 
 @pytest.mark.parametrize("cron", ["every half hour", "*/30 * * *", "0 0 * * 8", "0 0 30 2 *", "@every 5m", ""])
 def test_bad_cron_is_a_spec_problem_when_loading(project, cron):
-    text = RIDE.replace('score: "*/30 * * * *"', f'score: "{cron}"')
+    text = RIDE.replace('score: "@daily"', f'score: "{cron}"')
     for deep in (True, False):
         problems = _validate(project, text, deep=deep)
         _expect(problems, project / "dags" / "model.yaml", _line_of(text, "schedule:"), "schedule.score")
@@ -205,7 +205,7 @@ def test_parse_time_failure_names_yaml_file_line_and_field(tmp_path):
 
     dags = tmp_path / "dags"
     shutil.copytree(PROJECT / "dags", dags, ignore=shutil.ignore_patterns("__pycache__"))
-    bad = RIDE.replace("name: ride_demand", "name: half_hourly").replace('"*/30 * * * *"', '"every half hour"')
+    bad = RIDE.replace("name: ride_demand", "name: half_hourly").replace('score: "@daily"', 'score: "every half hour"')
     (dags / "half_hourly.yaml").write_text(bad)
     long_tag = RIDE.replace("name: ride_demand", "name: tagged").replace("team: marketplace", f"team: {'t' * 120}")
     (dags / "tagged.yaml").write_text(long_tag)
