@@ -1,0 +1,355 @@
+"""What a score run costs against what its batch costs (issue 17): our score DAG's tasks vs the bare floor.
+
+Builds the data itself: ``ride_demand``'s feature source (``include/datagen.py``, zones in chunks) with 1 or 28
+days of hourly history per zone, and a scoring batch of the newest day (24 rows per zone: 417 zones → 10,008
+rows, 4,167 → 100,008, 41,667 → 1,000,008). A champion is fitted on a sample and registered in MLflow.
+
+- **floor**: one plain Python process on the same files: DuckDB ``ASOF LEFT JOIN`` for the features, the spec's
+  checks in Great Expectations, the champion loaded once and ``predict`` in 100k chunks, ``executemany`` into
+  SQLite with the same table, key and index.
+- **ours**: the score DAG's three tasks (materialize → validate → score), each in its own process as an executor
+  runs them, through our operators' ``execute`` with the run's data interval (the batch's day); Airflow's own
+  task plumbing (supervisor, API server, ``dags test``) is not in the figure.
+
+Wall time: the floor's process vs the sum of our three task processes (each from interpreter start). Peak RSS:
+each process's VmHWM, ours the largest task. Per task the note gives its wall, peak, import time (a fresh
+process importing the operator and the libraries the task ended up loading) and which of the heavy libraries
+it loaded. Default sizes are small (``./dev bench``); the issue's table:
+``python -m benchmarks.bench_score_scale --sizes 10000x1 10000x28 100000x1 100000x28 1000000x1 1000000x28``
+(the last needs ~28M history rows: several GB of disk and memory, minutes).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[1]
+SPEC = PROJECT / "dags" / "ride_demand.yaml"
+END = datetime(2026, 3, 1, tzinfo=UTC)
+INTERVAL = (END - timedelta(hours=23), END + timedelta(hours=1))  # the batch's 24 hours
+CHUNK = 100_000
+ZONE_CHUNK = 3000  # a multiple of 3: zone types follow zone_id % 3 in every chunk
+HEAVY = ("feast", "great_expectations", "mlflow", "sklearn", "evidently", "duckdb", "pandas", "pyarrow", "ibis")
+TASKS = ("materialize", "validate", "score")
+DEFAULT_SIZES = ("10000x1", "10000x28", "100000x1")
+
+
+def peak_rss_mb() -> float:
+    """This process's peak RSS (VmHWM; see bench_scoring.peak_rss_mb)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+# --- children -------------------------------------------------------------------------------------------
+
+
+def _generate(home: Path, zones: int, days: int) -> None:
+    """Feature history (``days`` per zone) and the batch (newest day) under ``home/data``, chunk by chunk."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from include.datagen import ride_demand
+
+    data = home / "data"
+    data.mkdir(parents=True, exist_ok=True)
+    features_out = labels_out = None
+    try:
+        for offset in range(0, zones, ZONE_CHUNK):
+            n = min(ZONE_CHUNK, zones - offset)
+            features, labels = ride_demand(zones=n, days=days, seed=offset + 1, end=END)
+            features["zone_id"] += offset
+            labels["zone_id"] += offset
+            labels = labels[labels.event_timestamp > END - timedelta(days=1)]
+            f, lab = (pa.Table.from_pandas(x, preserve_index=False) for x in (features, labels))
+            features_out = features_out or pq.ParquetWriter(data / "zone_hourly.parquet", f.schema)
+            labels_out = labels_out or pq.ParquetWriter(data / "ride_demand_labels.parquet", lab.schema)
+            features_out.write_table(f)
+            labels_out.write_table(lab)
+    finally:
+        for out in (features_out, labels_out):
+            if out is not None:
+                out.close()
+
+
+def _register_champion(home: Path) -> None:
+    """Fit the spec's pipeline on a sample of the batch and register it as ``champion``, as training does."""
+    import mlflow
+    import pandas as pd
+
+    from airflow_mlops.hooks.mlflow import MLflowHook
+    from airflow_mlops.spec import load_spec
+    from airflow_mlops.training.fit import train
+    from airflow_mlops.training.serialize import pip_requirements, skops_trusted_types
+
+    spec = load_spec(SPEC)
+    features = pd.read_parquet(home / "data" / "zone_hourly.parquet", filters=[("zone_id", "<=", 60)])
+    labels = pd.read_parquet(home / "data" / "ride_demand_labels.parquet", filters=[("zone_id", "<=", 60)])
+    frame = labels.merge(features, on=["zone_id", "event_timestamp"])
+    pipeline = train(frame, spec).pipeline
+    hook = MLflowHook()
+    with mlflow.start_run(experiment_id=hook.ensure_experiment(spec.model.name)):
+        info = mlflow.sklearn.log_model(
+            pipeline,
+            name="model",
+            registered_model_name=spec.model.name,
+            pip_requirements=pip_requirements(),
+            skops_trusted_types=skops_trusted_types(pipeline),
+        )
+    version = str(info.registered_model_version)
+    hook.seal_version(spec.model.name, version)
+    hook.get_conn().set_registered_model_alias(spec.model.name, "champion", version)
+
+
+def _floor(home: Path) -> dict:
+    """The bare floor: ASOF join, GX checks, predict in chunks, executemany into SQLite."""
+    import sqlite3
+
+    import duckdb
+    import mlflow
+
+    from airflow_mlops.scoring.table import ScoreBatchKey, ScoresTable, quote, sqlite_time
+    from airflow_mlops.scoring.writers import SqliteScoresWriter
+    from airflow_mlops.settings import default_mlflow_uri
+    from airflow_mlops.spec import load_spec
+    from airflow_mlops.validation.gate import validate_frame
+
+    spec = load_spec(SPEC)
+    names = spec.features.feature_names
+    data = home / "data"
+    t0 = time.perf_counter()
+    frame = duckdb.sql(
+        f"SELECT b.zone_id, b.event_timestamp, {', '.join('f.' + n for n in names)} "
+        f"FROM read_parquet('{data / 'ride_demand_labels.parquet'}') b "
+        f"ASOF LEFT JOIN read_parquet('{data / 'zone_hourly.parquet'}') f "
+        "ON b.zone_id = f.zone_id AND b.event_timestamp >= f.event_timestamp"
+    ).df()
+    t1 = time.perf_counter()
+    validate_frame(frame, spec.validation, now=END)
+    t2 = time.perf_counter()
+    mlflow.set_tracking_uri(default_mlflow_uri())  # where the champion was registered (the MLOps home)
+    model = mlflow.sklearn.load_model(f"models:/{spec.model.name}@champion")
+    table = ScoresTable("floor_scores", "zone_id")
+    key = ScoreBatchKey(spec.model.name, "1", "champion", "run", "floor", INTERVAL[0])
+    conn = sqlite3.connect(home / "floor.db", isolation_level=None)
+    conn.execute("PRAGMA journal_mode=WAL")
+    SqliteScoresWriter(lambda: conn).ensure_tables(conn, table)
+    insert = f"INSERT INTO {quote(table.name)} VALUES ({', '.join('?' * len(table.columns))})"
+    tail = (*key.constants, sqlite_time(key.logical_date), sqlite_time(key.scored_at))
+    conn.execute("BEGIN")
+    for start in range(0, len(frame), CHUNK):
+        part = frame.iloc[start : start + CHUNK]
+        predictions = model.predict(part[names])
+        stamps = [sqlite_time(t) for t in part.event_timestamp]
+        rows = zip(range(start, start + len(part)), part.zone_id.tolist(), stamps, predictions.tolist(), strict=True)
+        conn.executemany(insert, [(*r, None, *tail) for r in rows])
+    conn.execute("COMMIT")
+    conn.close()
+    return {"rows": len(frame), "join_s": t1 - t0, "validate_s": t2 - t1, "score_s": time.perf_counter() - t2}
+
+
+class _TaskInstance:
+    """What our operators use of ``context["ti"]`` (extra-link URLs are pushed and dropped)."""
+
+    def xcom_push(self, key: str, value: object) -> None:
+        pass
+
+
+def _task(name: str, inputs: dict) -> dict:
+    """Run one score-DAG task's operator in this process, as the DAG wires it."""
+    from types import SimpleNamespace
+
+    t0 = time.perf_counter()
+    if name == "materialize":
+        from airflow_mlops.operators.features import FeastMaterializeOperator as Op
+
+        kwargs = {"purpose": "score"}
+    elif name == "validate":
+        from airflow_mlops.operators.validate import GXValidateOperator as Op
+
+        kwargs = {"purpose": "score", "dataset": inputs["dataset"], "digest": inputs["digest"]}
+    else:
+        from airflow_mlops.operators.score import BatchScoreOperator as Op
+
+        kwargs = {"dataset": inputs["dataset"], "digest": inputs["digest"], "scores_conn_id": "scores_db"}
+    imported = time.perf_counter() - t0
+    run_id = "scheduled__" + INTERVAL[0].isoformat()
+    context = {
+        "data_interval_start": INTERVAL[0],
+        "data_interval_end": INTERVAL[1],
+        "logical_date": INTERVAL[0],
+        "run_id": run_id,
+        "dag_run": SimpleNamespace(run_id=run_id, run_after=INTERVAL[1], conf={}, logical_date=INTERVAL[0]),
+        "ti": _TaskInstance(),
+    }
+    result = Op(task_id=name, spec_path=str(SPEC), **kwargs).execute(context)
+    heavy = [m for m in HEAVY if m in sys.modules]
+    return {"result": result, "operator_import_s": imported, "heavy": heavy}
+
+
+def _child(argv: list[str]) -> None:
+    mode, home = argv[0], Path(argv[1])
+    started = time.perf_counter()
+    if mode == "generate":
+        _generate(home, int(argv[2]), int(argv[3]))
+        out: dict = {}
+    elif mode == "champion":
+        _register_champion(home)
+        out = {}
+    elif mode == "floor":
+        out = _floor(home)
+    elif mode == "imports":  # what a task's imports cost in a fresh process
+        import importlib
+
+        for module in json.loads(argv[2]):
+            importlib.import_module(module)
+        out = {}
+    else:
+        out = _task(mode, json.loads(argv[2]))
+    out.update(peak_mb=peak_rss_mb(), inner_s=time.perf_counter() - started)
+    print("BENCH " + json.dumps(out, default=str))
+
+
+# --- parent ---------------------------------------------------------------------------------------------
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AIRFLOW_", "AIRFLOW__", "MLFLOW_"))}
+    env.update(
+        AIRFLOW_HOME=str(home / "airflow"),
+        AIRFLOW_MLOPS_HOME=str(home),
+        AIRFLOW_MLOPS_PROJECT=str(PROJECT),
+        AIRFLOW_CONN_SCORES_DB=json.dumps({"conn_type": "sqlite", "host": str(home / "scores.db")}),
+        PYTHONPATH=str(PROJECT),
+    )
+    return env
+
+
+def _spawn(home: Path, *args: str) -> tuple[float, dict]:
+    """Run a child; its wall time from interpreter start, and what it printed."""
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "benchmarks.bench_score_scale", "child", args[0], str(home), *args[1:]],
+        cwd=PROJECT,
+        env=_env(home),
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
+    seconds = time.perf_counter() - t0
+    print(f"  {args[0]}: {seconds:.1f} s", file=sys.stderr, flush=True)
+    lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
+    if proc.returncode != 0 or not lines:
+        raise RuntimeError(f"child {args[0]} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-4000:]}")
+    return seconds, json.loads(lines[-1][len("BENCH ") :])
+
+
+def measure(rows: int, days: int) -> dict:
+    """Build the data for ``rows`` batch rows and ``days`` of history, run the floor and our tasks."""
+    zones = -(-rows // 24)
+    with tempfile.TemporaryDirectory(prefix="mlops-bench-score-") as tmp:
+        home = Path(tmp)
+        (home / "airflow").mkdir()
+        t0 = time.perf_counter()
+        _spawn(home, "generate", str(zones), str(days))
+        _spawn(home, "champion")
+        setup = time.perf_counter() - t0
+        for path in (home / "data").iterdir():  # both sides start with the files in the page cache
+            path.read_bytes()
+        load = os.getloadavg()[0]
+        tasks, inputs = {}, {}
+        for name in TASKS:
+            seconds, out = _spawn(home, name, json.dumps(inputs))
+            inputs = {"dataset": out["result"]["dataset"], "digest": out["result"].get("digest")}
+            modules = ["airflow.sdk", f"airflow_mlops.operators.{'features' if name == 'materialize' else name}"]
+            import_s, _ = _spawn(home, "imports", json.dumps(modules + out["heavy"]))
+            tasks[name] = {"seconds": seconds, "peak_mb": out["peak_mb"], "import_s": import_s, "heavy": out["heavy"]}
+        # the floor after ours: loading through a models:/ URI writes into the registered artifact's folder,
+        # which our score task would then refuse as tampered
+        floor_s, floor = _spawn(home, "floor")
+        if out["result"]["rows"] != floor["rows"]:
+            raise RuntimeError(f"scored {out['result']['rows']} rows, the floor {floor['rows']}")
+    return {
+        "rows": floor["rows"],
+        "zones": zones,
+        "days": days,
+        "setup_s": setup,
+        "load": (load, os.getloadavg()[0]),
+        "floor": {"seconds": floor_s, **floor},
+        "tasks": tasks,
+    }
+
+
+def rows_for(m: dict) -> list[dict]:
+    """Two table rows (wall, peak RSS) for one measurement."""
+    floor, tasks = m["floor"], m["tasks"]
+    ours_s = sum(t["seconds"] for t in tasks.values())
+    ours_mb = max(t["peak_mb"] for t in tasks.values())
+    case = f"{m['rows']:,} batch rows, {m['days']} d x {m['zones']:,} zones history"
+    per_task = "; ".join(
+        f"{n} {t['seconds']:.1f} s / {t['peak_mb']:.0f} MB (imports {t['import_s']:.1f} s: "
+        f"{', '.join(h for h in t['heavy'] if h not in ('pandas', 'pyarrow')) or '-'})"
+        for n, t in tasks.items()
+    )
+    load = f"load {m['load'][0]:.1f}→{m['load'][1]:.1f}"
+    floor_parts = (
+        f"join {floor['join_s']:.1f} s, GX {floor['validate_s']:.1f} s, predict+write {floor['score_s']:.1f} s"
+    )
+    return [
+        {
+            "benchmark": "score_scale",
+            "case": f"{case}: wall",
+            "ours": f"{ours_s:.1f} s (3 task processes)",
+            "baseline": f"floor {floor['seconds']:.1f} s ({floor_parts})",
+            "ratio": ours_s / floor["seconds"],
+            "note": f"{per_task}; {load}",
+        },
+        {
+            "benchmark": "score_scale",
+            "case": f"{case}: peak RSS",
+            "ours": f"{ours_mb:.0f} MB (largest task)",
+            "baseline": f"floor {floor['peak_mb']:.0f} MB",
+            "ratio": ours_mb / floor["peak_mb"],
+            "note": "",
+        },
+    ]
+
+
+def _sizes(specs) -> list[tuple[int, int]]:
+    return [tuple(int(x) for x in s.lower().split("x")) for s in specs]
+
+
+def run(quick: bool) -> list[dict]:
+    specs = os.environ.get("BENCH_SCORE_SIZES", "").split() or (["10000x1"] if quick else list(DEFAULT_SIZES))
+    return [row for rows, days in _sizes(specs) for row in rows_for(measure(rows, days))]
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.bench_score_scale", description=__doc__)
+    parser.add_argument("--sizes", nargs="+", default=list(DEFAULT_SIZES), help="ROWSxDAYS, e.g. 1000000x28")
+    parser.add_argument("--json", help="also write the raw measurements here")
+    args = parser.parse_args(argv)
+    results = []
+    for rows, days in _sizes(args.sizes):
+        print(f"measuring {rows:,} rows x {days} days ...", file=sys.stderr, flush=True)
+        results.append(measure(rows, days))
+        for row in rows_for(results[-1]):
+            print(f"| {row['case']} | {row['ours']} | {row['baseline']} | {row['ratio']:.2f}x | {row['note']} |")
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2, default=str))
+
+
+if __name__ == "__main__":
+    if sys.argv[1:2] == ["child"]:
+        _child(sys.argv[2:])
+    else:
+        main()
