@@ -38,7 +38,6 @@ REPLACED = {
     "minio": "moto's S3 server; minio-init.sh's buckets created in it",
     "minio-init": "buckets from minio-init.sh (moto does not enforce MinIO users; test_compose checks the policies)",
     "secrets-check": "check_secrets.py run with the service's command and environment",
-    "airflow-init": "`airflow db migrate` with the service's environment",
 }
 # Settings the harness adds or overrides, with the reason; nothing else may differ from compose.
 LOCAL_ONLY = {
@@ -114,8 +113,27 @@ def map_endpoints(value: str, ports: dict[str, int]) -> str:
     return value
 
 
+def _map_connection(value: str, ports: dict[str, int]) -> str:
+    """An ``AIRFLOW_CONN_*`` JSON value whose ``host``/``port`` name a container endpoint, pointed at its port."""
+    try:
+        conn = json.loads(value)
+    except ValueError:
+        return value
+    if not isinstance(conn, dict) or f"{conn.get('host')}:{conn.get('port')}" not in ENDPOINTS:
+        return value
+    key = ENDPOINTS[f"{conn['host']}:{conn['port']}"]
+    return json.dumps({**conn, "host": "127.0.0.1", "port": ports[key]})
+
+
 def mapped_env(service: dict, ports: dict[str, int]) -> dict[str, str]:
-    return {k: map_endpoints(v, ports) for k, v in env_of(service).items()}
+    """A service's environment with its container endpoints on local ports: ``host:port`` in URLs,
+    connection JSON (``"host"``/``"port"``) and ``*_HOST``/``*_PORT`` pairs."""
+    env = {k: _map_connection(map_endpoints(v, ports), ports) for k, v in env_of(service).items()}
+    for key, value in list(env.items()):
+        pair = key.removesuffix("_HOST") + "_PORT"
+        if key.endswith("_HOST") and f"{value}:{env.get(pair)}" in ENDPOINTS:
+            env[key], env[pair] = "127.0.0.1", str(ports[ENDPOINTS[f"{value}:{env[pair]}"]])
+    return env
 
 
 def _machine(root: Path, name: str) -> dict[str, str]:

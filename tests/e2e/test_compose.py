@@ -19,7 +19,6 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Any
 
 import httpx
 import psycopg
@@ -29,10 +28,12 @@ import yaml
 from airflow_mlops.hooks.mlflow import MLflowHook
 from airflow_mlops.spec import load_spec
 from tests.conftest import PROJECT, VENV_BIN
+from tests.distributed import compose as composefile
+from tests.distributed.compose import env_of, interpolate, make_dotenv, read_env
 from tests.pg import PostgresServer, free_port, postgres_server
 
-COMPOSE = PROJECT / "docker-compose.yaml"
-DEPLOY = PROJECT / "deploy" / "compose"
+COMPOSE = composefile.COMPOSE
+DEPLOY = composefile.DEPLOY
 AIRFLOW_SERVICES = {
     "airflow-apiserver": "api-server",
     "airflow-scheduler": "scheduler",
@@ -45,38 +46,9 @@ ONE_SHOT = ("secrets-check", "minio-init", "airflow-init")
 SECRET_NAME = re.compile(r"(PASSWORD|SECRET|FERNET|_KEY$)", re.IGNORECASE)
 ROLES = ("airflow", "mlflow", "scores", "feast")
 MLFLOW_HOST_HEADER = "mlflow:5000"  # what http://mlflow:5000 (AIRFLOW_CONN_MLFLOW_DEFAULT) sends
-_VAR = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-?])([^}]*))?\}|\$([A-Za-z_][A-Za-z0-9_]*)")
 
 
 # ---------------------------------------------------------------- compose, parsed and interpolated
-
-
-def interpolate(value: Any, env: Mapping[str, str]) -> Any:
-    """``value`` (parsed compose YAML) with variables substituted as compose does; KeyError for ``:?``."""
-    if isinstance(value, dict):
-        return {k: interpolate(v, env) for k, v in value.items()}
-    if isinstance(value, list):
-        return [interpolate(v, env) for v in value]
-    if not isinstance(value, str):
-        return value
-
-    def sub(m: re.Match) -> str:
-        if m.group(0) == "$$":
-            return "$"
-        name = m.group(1) or m.group(4)
-        found = env.get(name, "")
-        if m.group(2) in (":?", "?") and not found:
-            raise KeyError(f"{name}: {m.group(3)}")
-        if m.group(2) in (":-", "-") and not found:
-            return m.group(3)
-        return found
-
-    return _VAR.sub(sub, value)
-
-
-def read_env(text: str) -> dict[str, str]:
-    pairs = (line.split("=", 1) for line in text.splitlines() if "=" in line and not line.startswith("#"))
-    return {k.strip(): v.strip() for k, v in pairs}
 
 
 @pytest.fixture(scope="module")
@@ -87,20 +59,12 @@ def raw() -> dict:
 @pytest.fixture(scope="module")
 def dotenv() -> dict[str, str]:
     """A .env as the docs say to make one: deploy/compose/make_env.py, run for real."""
-    out = subprocess.run([sys.executable, str(DEPLOY / "make_env.py")], capture_output=True, text=True, check=True)
-    return read_env(out.stdout)
+    return make_dotenv()
 
 
 @pytest.fixture(scope="module")
 def compose(raw, dotenv) -> dict:
     return interpolate(raw, dotenv)
-
-
-def env_of(service: dict) -> dict[str, str]:
-    env = service.get("environment") or {}
-    if isinstance(env, list):
-        env = dict(item.split("=", 1) for item in env)
-    return {k: str(v) for k, v in env.items()}
 
 
 def spec_conn_ids() -> set[str]:
@@ -246,7 +210,7 @@ def secrets_check_call(compose) -> tuple[list[str], dict[str, str]]:
 
 def test_secrets_check_covers_every_secret(raw, compose):
     names, env = secrets_check_call(compose)
-    referenced = {m.group(1) or m.group(4) for m in _VAR.finditer(COMPOSE.read_text()) if m.group(0) != "$$"}
+    referenced = composefile.referenced_variables(COMPOSE.read_text())
     secrets = {n for n in referenced if SECRET_NAME.search(n)}
     assert secrets and secrets <= set(names), f"not checked: {sorted(secrets - set(names))}"
     assert "MINIO_ROOT_USER" in names
@@ -339,16 +303,7 @@ def test_minio_users_limited_to_their_bucket(compose):
 
 def init_roles(pg: PostgresServer, compose: dict) -> None:
     """Run the postgres service's init script as its entrypoint would, against ``pg``."""
-    service = compose["services"]["postgres"]
-    mounts = {v.split(":")[1]: PROJECT / v.split(":")[0] for v in service["volumes"] if v.startswith("./")}
-    script = mounts.pop(next(t for t in mounts if t.startswith("/docker-entrypoint-initdb.d/")))
-    text = script.read_text()
-    for target, source in mounts.items():
-        assert target in text, f"{target} mounted but unused"
-        text = text.replace(target, str(source))
-    env = {**env_of(service), "PATH": os.environ["PATH"], "PGHOST": pg.host, "PGPORT": str(pg.port)}
-    env.update(POSTGRES_USER=pg.user, PGPASSWORD=pg.password)
-    result = subprocess.run(["sh", "-c", text], env=env, capture_output=True, text=True, timeout=60)
+    result = composefile.init_roles(compose["services"]["postgres"], pg.host, pg.port, pg.user, pg.password)
     assert result.returncode == 0, result.stderr
 
 
