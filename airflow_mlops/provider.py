@@ -48,6 +48,7 @@ def get_provider_info() -> dict[str, Any]:
                     "airflow_mlops.hooks.feast",
                     "airflow_mlops.hooks.mlflow",
                     "airflow_mlops.hooks.scores_db",
+                    "airflow_mlops.hooks.state_db",
                 ],
             }
         ],
@@ -55,6 +56,7 @@ def get_provider_info() -> dict[str, Any]:
             {"hook-class-name": "airflow_mlops.hooks.mlflow.MLflowHook", "connection-type": "mlflow"},
             {"hook-class-name": "airflow_mlops.hooks.scores_db.ScoresDbHook", "connection-type": "scores_db"},
             {"hook-class-name": "airflow_mlops.hooks.feast.FeastHook", "connection-type": "feast"},
+            {"hook-class-name": "airflow_mlops.hooks.state_db.StateDbHook", "connection-type": "mlops_state"},
         ],
         "extra-links": [
             "airflow_mlops.links.MLflowRunLink",

@@ -13,7 +13,7 @@ class RetrainDecisionOperator(MLflowSpecOperator):
     """Decide whether the monitor run requests a retrain, and why; skip (and so skip the trigger) if not.
 
     Reads ``report`` (the monitoring report's headline), the champion's ``mlops.spec_hash``/``mlops.code_version``
-    tags and the retrain ledger (``monitoring.db`` under the MLOps home). Returns (XCom) ``retrain`` (True),
+    tags and the retrain ledger (state database). Returns (XCom) ``retrain`` (True),
     ``reason`` (``drift``, ``metric_drop`` or ``code_change``; passed to the train DAG in conf), ``reasons``
     (every due reason → detail), ``note``, ``incident``. When no retrain is due, or the cooldown holds it
     back, the decision is pushed under XCom key ``decision`` and the task is skipped.
@@ -44,9 +44,10 @@ class RetrainDecisionOperator(MLflowSpecOperator):
         current = champion(self.hook, spec.model.name)
         hashes = spec_hash(spec), code_version()
         due = due_reasons(spec, headline, current, *hashes)
-        decision = retrain_decision(
-            spec, due, Ledger(), report_id=headline.get("report_id"), code_key=f"code:{hashes[0]}:{hashes[1]}"
-        )
+        with Ledger().locked(spec.model.name) as ledger:  # read the cooldown and record as one step
+            decision = retrain_decision(
+                spec, due, ledger, report_id=headline.get("report_id"), code_key=f"code:{hashes[0]}:{hashes[1]}"
+            )
         result = decision.as_dict()
         if not decision.retrain:
             context["ti"].xcom_push(key="decision", value=result)

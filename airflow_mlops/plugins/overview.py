@@ -10,7 +10,6 @@ section empty with the (redacted) error; the rest of the page still shows. Readi
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -105,12 +104,12 @@ def collect(model: str, spec_path: Path | None) -> ModelOverview:
 
 
 def _history(view: ModelOverview) -> None:
-    from airflow_mlops import settings
-    from airflow_mlops.promotion.history import HISTORY_ENV, AliasHistory
+    from airflow_mlops.promotion.history import AliasHistory, history_exists, state_hook
 
-    if not os.environ.get(HISTORY_ENV) and not (settings.mlops_home() / "promotion" / "history.db").is_file():
-        return  # nothing promoted yet; opening the store (history_uri() too) would create it
-    history = AliasHistory()
+    state = state_hook()
+    if not history_exists(state):
+        return  # nothing promoted yet; opening the embedded store would create it
+    history = AliasHistory(state=state)
     view.serving = history.serving_at(view.model, datetime.now(UTC))
     view.history = history.events(view.model, "champion", limit=MAX_EVENTS)[::-1]
 

@@ -1,12 +1,13 @@
 """Durable alias history: every move of an alias (promotion, rollback), serialized by a lock.
 
 MLflow keeps only an alias's current target (mlflow issue #2169), so "which version served on date D" needs
-our own record. The store is a SQLAlchemy database: ``$AIRFLOW_MLOPS_HISTORY_URI`` (e.g. a PostgreSQL URL
-shared by all workers), else SQLite at ``<MLOps home>/promotion/history.db``.
+our own record. It lives in the state database (:class:`~airflow_mlops.hooks.state_db.StateDbHook`, connection
+``mlops_state``: PostgreSQL in a deployment, shared by all workers), table ``alias_events``; without that
+connection, embedded SQLite at ``<MLOps home>/promotion/history.db``.
 
-:meth:`AliasHistory.move` holds a lock for the model and alias for the whole move (a lock file next to a
-SQLite database; a session-level ``pg_advisory_lock`` on PostgreSQL; both die with their process), re-reads
-the alias from MLflow and refuses the move when the alias changed since the caller decided
+:meth:`AliasHistory.move` holds the state database's lock for the model and alias for the whole move (a
+session-level ``pg_advisory_lock`` on PostgreSQL; a lock file next to a SQLite file; both die with their
+process), re-reads the alias from MLflow and refuses the move when the alias changed since the caller decided
 (``expected_previous``). It then commits an intent row (``pending``) *before* asking MLflow, and resolves
 it to ``applied`` or ``failed`` afterwards; when MLflow raises, the alias is re-read, so a timeout after
 MLflow applied the move is recorded as applied. A process killed between the two writes leaves the
@@ -17,10 +18,7 @@ Two racing promotions therefore leave the alias on exactly one version, and both
 
 from __future__ import annotations
 
-import fcntl
-import hashlib
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -35,21 +33,18 @@ from sqlalchemy import (
     String,
     Table,
     Text,
-    create_engine,
-    event,
     insert,
     select,
-    text,
     update,
 )
-from sqlalchemy.engine import Engine
 
-from airflow_mlops import settings
+from airflow_mlops.hooks.state_db import LEGACY_URI_ENV, StateDbHook
 
 if TYPE_CHECKING:
     from airflow_mlops.hooks.mlflow import MLflowHook
 
-HISTORY_ENV = "AIRFLOW_MLOPS_HISTORY_URI"
+HISTORY_ENV = LEGACY_URI_ENV  # earlier setting, still honoured when the ``mlops_state`` connection is undefined
+EMBEDDED = ("promotion", "history.db")
 UNSET = object()
 
 metadata = MetaData()
@@ -72,24 +67,17 @@ alias_events = Table(
 )
 
 
-def history_uri() -> str:
-    return os.environ.get(HISTORY_ENV) or f"sqlite:///{settings.home_path('promotion', 'history.db')}"
+def state_hook(state_conn_id: str = StateDbHook.default_conn_name) -> StateDbHook:
+    """The state database hook the history uses (embedded file ``promotion/history.db``)."""
+    return StateDbHook(state_conn_id, embedded=EMBEDDED)
 
 
-def _engine(uri: str) -> Engine:
-    if uri.startswith("sqlite"):
-        engine = create_engine(uri, connect_args={"timeout": 120})
-
-        @event.listens_for(engine, "connect")
-        def _no_implicit_transactions(dbapi_conn, _record):
-            dbapi_conn.isolation_level = None
-
-        @event.listens_for(engine, "begin")
-        def _write_lock(conn):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
-
-        return engine
-    return create_engine(uri, pool_pre_ping=True)
+def history_exists(state: StateDbHook | None = None) -> bool:
+    """Whether there is a history to read, without creating the embedded SQLite file."""
+    state = state or state_hook()
+    if state.dialect != "sqlite":
+        return True
+    return bool(state.url.database) and Path(state.url.database).is_file()
 
 
 @dataclass
@@ -111,11 +99,14 @@ class AliasHistory:
     """Record and query alias moves; ``hook`` (an :class:`~airflow_mlops.hooks.mlflow.MLflowHook`) reads and moves
     MLflow's aliases (needed by :meth:`move`, :meth:`current` and :meth:`reconcile` only)."""
 
-    def __init__(self, uri: str | None = None, *, hook: MLflowHook | None = None) -> None:
-        self.uri = uri or history_uri()
-        self.engine = _engine(self.uri)
+    def __init__(
+        self, uri: str | None = None, *, hook: MLflowHook | None = None, state: StateDbHook | None = None
+    ) -> None:
+        self.state = StateDbHook.for_url(uri) if uri else state or state_hook()
+        self.uri = self.state.url.render_as_string(hide_password=False)
+        self.engine = self.state.get_engine()
         self.hook = hook
-        metadata.create_all(self.engine)
+        self.state.create_all(metadata)
 
     def aliases(self, model: str) -> dict[str, str]:
         """MLflow's current aliases of ``model`` (alias → version); {} when the model is not registered.
@@ -315,26 +306,8 @@ class AliasHistory:
     @contextmanager
     def _locked(self, model: str, alias: str) -> Iterator[None]:
         """Exclusive lock on ``model@alias`` across processes, released when the holder exits or dies."""
-        key = int.from_bytes(hashlib.sha256(f"{model}@{alias}".encode()).digest()[:8], "big", signed=True)
-        if self.engine.dialect.name == "postgresql":
-            with self.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-                conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
-                try:
-                    yield
-                finally:
-                    conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
-            return
-        database = self.engine.url.database
-        if not database or database == ":memory:":  # one process: the engine's own lock is enough
+        with self.state.lock(f"{model}@{alias}"):
             yield
-            return
-        lock = Path(f"{database}.lock")
-        with lock.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _now() -> str:
