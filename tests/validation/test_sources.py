@@ -59,13 +59,12 @@ def test_renamed_label_column_is_named(home):
         _materialize("train", END - timedelta(days=1), END)
 
 
-def test_future_rows_never_make_the_newest_day(home):
+def test_future_rows_are_never_scored_even_inside_the_window(home):
     labels_path = home / "data" / "ride_demand_labels.parquet"
     labels = pd.read_parquet(labels_path)
     future = labels.tail(9).assign(event_timestamp=lambda d: d.event_timestamp + pd.Timedelta(days=365 * 3))
     pd.concat([labels, future], ignore_index=True).to_parquet(labels_path, index=False)
-    long_ago = END - timedelta(days=400)
-    out = _materialize("score", long_ago, long_ago + timedelta(hours=1))  # no rows in the interval
+    out = _materialize("score", END - timedelta(days=1), END + timedelta(days=365 * 3 + 1))  # holds the 9 rows
     data = pd.read_parquet(out["dataset"])
-    assert out["rows"] == SIZES["zones"] * 24  # the newest real day, not the 9 future rows
+    assert out["rows"] == SIZES["zones"] * 25  # the real rows of [END - 1 day, END], not the 9 future rows
     assert data.event_timestamp.max() == END
