@@ -125,6 +125,43 @@ class Cluster:
             os.killpg(self.procs[name].pid, sig)
         self.procs[name].wait(30)
 
+    def restart(self, name: str, timeout: float = 180) -> None:
+        """Start a stopped service again and wait until it is up (a worker: its next "ready." line)."""
+        assert self.procs[name].poll() is not None, f"{name} is still running"
+        ready_before = self.log(name).read_text(errors="replace").count(" ready.")
+        self.start(name)
+        deadline = time.monotonic() + timeout
+        while True:
+            if self.procs[name].poll() is not None:
+                raise RuntimeError(f"{name} exited with {self.procs[name].returncode}:\n{tail(self.log(name))}")
+            health = self.processes[name].health
+            if name in WORKERS:
+                if self.log(name).read_text(errors="replace").count(" ready.") > ready_before:
+                    return
+            elif health:
+                with contextlib.suppress(httpx.HTTPError):
+                    if httpx.get(health, timeout=5).status_code == 200:
+                        return
+            else:
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} not back after {timeout:.0f}s:\n{tail(self.log(name))}")
+            time.sleep(1)
+
+    def wait_for_task(self, dag_id: str, run_id: str, task_id: str, state: str, timeout: float = 180) -> dict:
+        """Poll one task instance until it reaches ``state``; return its record."""
+        deadline = time.monotonic() + timeout
+        with self.api() as api:
+            while True:
+                ti = api.get(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}").raise_for_status().json()
+                if ti["state"] == state and ti.get("hostname"):
+                    return ti
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"{task_id} is {ti['state']}, not {state}:\n{self.failure_report(dag_id, run_id)}"
+                    )
+                time.sleep(1)
+
     def wait_until_up(self, timeout: float = 300) -> None:
         """Every service answers: the API's health (all components), the scheduler's, both Celery workers."""
         deadline = time.monotonic() + timeout

@@ -24,4 +24,47 @@ with DAG(dag_id="{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), tags
     where.expand(i=list(range({n})))
 '''
 
-EXTRA_DAGS = {f"{FANOUT_DAG}.py": FANOUT.format(dag_id=FANOUT_DAG, n=FANOUT_TASKS)}
+WORKER_KILL_DAG = "dist_worker_kill"
+WORKER_KILL = '''"""Fault test DAG: one slow task with a retry; the test SIGKILLs the worker running its first try."""
+
+from datetime import datetime, timedelta
+
+from airflow.sdk import DAG, task
+
+with DAG(dag_id="{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), tags=["distributed"]):
+
+    @task(retries=2, retry_delay=timedelta(seconds=1))
+    def slow() -> str:
+        import os
+        import time
+
+        time.sleep(15)
+        return os.environ["MLOPS_HOSTNAME"]
+
+    slow()
+'''
+
+SCHEDULER_KILL_DAG = "dist_scheduler_kill"
+SCHEDULER_KILL = '''"""Fault test DAG: a chain of short tasks; the test SIGKILLs and restarts the scheduler mid-run."""
+
+from datetime import datetime
+
+from airflow.sdk import DAG, chain, task
+
+with DAG(dag_id="{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), tags=["distributed"]):
+
+    @task
+    def step(i: int) -> int:
+        import time
+
+        time.sleep(5)
+        return i
+
+    chain(*[step.override(task_id=f"step_{{i}}")(i) for i in range(4)])
+'''
+
+EXTRA_DAGS = {
+    f"{FANOUT_DAG}.py": FANOUT.format(dag_id=FANOUT_DAG, n=FANOUT_TASKS),
+    f"{WORKER_KILL_DAG}.py": WORKER_KILL.format(dag_id=WORKER_KILL_DAG),
+    f"{SCHEDULER_KILL_DAG}.py": SCHEDULER_KILL.format(dag_id=SCHEDULER_KILL_DAG),
+}

@@ -62,6 +62,7 @@ LOCAL_ONLY = {
     "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "one parsing process: two shared cores",
     "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "parse each file once: two shared cores",
     "AIRFLOW__CELERY__WORKER_CONCURRENCY": "two task slots per worker: two shared cores",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "a dead worker's task fails and retries in 40 s, not 5 min",
     "AIRFLOW__CORE__AUTH_MANAGER": "SimpleAuthManager: the FAB provider is in the image, not in uv.lock",
     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "the admin user (FAB: airflow-init's _AIRFLOW_WWW_USER_*)",
     "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": "its password, from the .env's AIRFLOW_ADMIN_PASSWORD",
@@ -79,6 +80,7 @@ FRUGAL = {
     "AIRFLOW__DAG_PROCESSOR__PARSING_PROCESSES": "1",
     "AIRFLOW__DAG_PROCESSOR__MIN_FILE_PROCESS_INTERVAL": "600",
     "AIRFLOW__CELERY__WORKER_CONCURRENCY": "2",
+    "AIRFLOW__SCHEDULER__TASK_INSTANCE_HEARTBEAT_TIMEOUT": "40",
     "GIT_PYTHON_REFRESH": "quiet",
     "LANG": "C.UTF-8",
 }
