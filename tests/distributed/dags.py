@@ -63,7 +63,40 @@ with DAG(dag_id="{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), tags
     chain(*[step.override(task_id=f"step_{{i}}")(i) for i in range(4)])
 '''
 
+STATE_DAG = "dist_state"
+STATE_TASKS = 4
+STATE = '''"""State test DAG: tasks on both workers record retrain requests in the ledger (connection mlops_state)."""
+
+from datetime import datetime
+
+from airflow.sdk import DAG, task
+
+with DAG(dag_id="{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), tags=["distributed"]):
+
+    @task
+    def record(i: int, **context) -> str:
+        import os
+        import time
+
+        from airflow_mlops.monitoring.ledger import Ledger
+
+        time.sleep(3)  # long enough that one worker cannot take them all
+        model = "dist_" + context["run_id"]
+        with Ledger().locked(model) as ledger:
+            ledger.record(model, "manual", None, os.environ["MLOPS_HOSTNAME"])
+        return os.environ["MLOPS_HOSTNAME"]
+
+    @task
+    def read(recorded: list[str], **context) -> list[str]:
+        from airflow_mlops.monitoring.ledger import Ledger
+
+        return sorted(r.detail for r in Ledger().history("dist_" + context["run_id"], limit=100))
+
+    read(record.expand(i=list(range({n}))))
+'''
+
 EXTRA_DAGS = {
+    f"{STATE_DAG}.py": STATE.format(dag_id=STATE_DAG, n=STATE_TASKS),
     f"{FANOUT_DAG}.py": FANOUT.format(dag_id=FANOUT_DAG, n=FANOUT_TASKS),
     f"{WORKER_KILL_DAG}.py": WORKER_KILL.format(dag_id=WORKER_KILL_DAG),
     f"{SCHEDULER_KILL_DAG}.py": SCHEDULER_KILL.format(dag_id=SCHEDULER_KILL_DAG),

@@ -69,7 +69,9 @@ def compose(raw, dotenv) -> dict:
 
 def spec_conn_ids() -> set[str]:
     """Connection ids the example specs and hooks use."""
-    ids = {MLflowHook.default_conn_name}
+    from airflow_mlops.hooks.state_db import StateDbHook
+
+    ids = {MLflowHook.default_conn_name, StateDbHook.default_conn_name}
     for path in sorted((PROJECT / "dags").glob("*.yaml")):
         spec = load_spec(path)
         ids.add(spec.scoring.destination.conn_id)
