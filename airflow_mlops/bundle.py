@@ -73,17 +73,17 @@ def problem_of(spec: Path, folder: Path, owner: dict[str, Path]) -> str | None:
 
 
 def generated_files(folder: Path) -> dict[str, str]:
-    """``{file name: text}`` of the DAG files for ``folder``'s specs without a stub (sorted: the first spec
-    naming a model keeps it)."""
+    """``{file name: text}`` of the DAG files for ``folder``'s specs without a stub (a model name belongs to
+    a stubbed spec first, then to the first spec by file name)."""
     files: dict[str, str] = {}
     owner: dict[str, Path] = {}
     try:
-        specs = sorted(p for p in folder.iterdir() if is_spec_file(p))
+        specs = sorted((not is_stubbed(p), p) for p in folder.iterdir() if is_spec_file(p))
     except OSError:
         return files
-    for spec in specs:
+    for unstubbed, spec in specs:
         problem = problem_of(spec, folder, owner)
-        if is_stubbed(spec):
+        if not unstubbed:
             continue
         name = f"{spec.stem}.py" if spec.suffix == ".yaml" else f"{spec.stem}_yml.py"
         files[name] = GENERATED_TEMPLATE.format(

@@ -80,6 +80,11 @@ def test_sync_follows_the_folder_and_a_deleted_spec_yields_nothing(tmp_path):
     (dags / "rider_churn.yaml").unlink()  # the twin now owns the model name
     assert sync(dags, out) == ["broken_model.py", "rider_churn.py", "twin.py"]
     assert "problem=None" in (out / "twin.py").read_text()
+    shutil.copy(dags / "twin.yaml", dags / "a_twin.yaml")  # sorts first, but a stubbed spec owns the name
+    (dags / "twin.py").write_text((PROJECT / "dags" / "rider_churn.py").read_text())  # twin.yaml gets a stub
+    sync(dags, out)
+    assert "already defined by twin.yaml" in (out / "a_twin.py").read_text() and not (out / "twin.py").exists()
+    (dags / "a_twin.yaml").unlink()
     assert (out / "mine.py").exists() and not (out / "broken_model.py").exists()
     assert "rider_churn__train" in dags_from_spec_file(dags / "twin.yaml")
     with pytest.raises(SpecError, match="symlink out of the dags folder"):
