@@ -12,7 +12,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "stub",
         help="write a small DAG file beside each spec that has none",
         description="Write NAME.py beside each NAME.yaml in the dags folder, so Airflow reports a broken "
-        "spec as that file's import error while every other DAG still loads.",
+        "spec as that file's import error while every other DAG still loads. Not needed where the spec "
+        "bundle (airflow_mlops.bundle.SpecDagBundle, docs/deploy.md) generates these files outside dags/.",
     )
     p.add_argument("folder", nargs="?", default="dags", help="dags folder (default: dags)")
     p.set_defaults(handler=run)
