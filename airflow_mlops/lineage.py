@@ -1,8 +1,8 @@
 """OpenLineage datasets of the pipeline operators, read from what each task returned (its XCom).
 
-The operators' ``get_openlineage_facets_on_complete`` (:class:`~airflow_mlops.operators.base.LineageMixin`)
-calls :func:`operator_lineage` after ``execute``; the OpenLineage provider calls it only when a transport
-is configured, so nothing here runs (or imports ``openlineage``) otherwise. Dataset names:
+:class:`~airflow_mlops.operators.base.LineageMixin` calls :func:`note_lineage` right after each ``execute``
+(a no-op unless an OpenLineage transport is configured) and hands the noted datasets to the OpenLineage
+provider from ``get_openlineage_facets_on_complete``. Dataset names:
 
 - files (label source, datasets, which are content-addressed): namespace ``file``, the absolute path, and
   the dataset's sha256 as its version;
@@ -159,11 +159,29 @@ def _datasets(refs: Iterable[Ref], kind: type) -> list[Any]:
     return out
 
 
-def operator_lineage(op: Any, task_instance: Any) -> Any:
-    """The :class:`OperatorLineage` of a finished task (what the OpenLineage provider asks for)."""
+def note_lineage(op: Any, result: Any) -> Lineage | None:
+    """``(inputs, outputs)`` of a task that just returned ``result``, when OpenLineage is configured; else None.
+
+    Runs in the task process right after ``execute`` (connection lookups work there, not in the provider's
+    fork). A failure here is logged and never fails the task.
+    """
+    try:
+        from airflow.providers.openlineage.conf import is_disabled
+    except ImportError:
+        return None
+    if is_disabled():
+        return None
+    try:
+        return lineage_of(op, result)
+    except Exception as exc:
+        op.log.warning("OpenLineage: no datasets for this task (%s: %s)", type(exc).__name__, exc)
+        return None
+
+
+def operator_lineage(lineage: Lineage | None) -> Any:
+    """The provider's ``OperatorLineage`` of noted datasets (empty when none were noted)."""
     from airflow.providers.common.compat.openlineage.facet import InputDataset, OutputDataset
     from airflow.providers.openlineage.extractors import OperatorLineage
 
-    result = task_instance.xcom_pull(task_ids=op.task_id, key="return_value")
-    inputs, outputs = lineage_of(op, result)
+    inputs, outputs = lineage or ([], [])
     return OperatorLineage(inputs=_datasets(inputs, InputDataset), outputs=_datasets(outputs, OutputDataset))

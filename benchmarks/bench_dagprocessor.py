@@ -40,36 +40,57 @@ PLAIN_FILE = '''"""Plain Airflow DAG file (benchmark baseline): the DAGs of one 
 from datetime import datetime
 
 from airflow.providers.standard.operators.empty import EmptyOperator
-from airflow.sdk import DAG
+from airflow.sdk import DAG, Asset, AssetOrTimeSchedule, CronDataIntervalTimetable, Param
 
 NAME = {name!r}
 SHAPE = {shape!r}
-SCHEDULES = {schedules!r}
+CRONS = {crons!r}
+NEW_DATA = Asset(name=f"mlops.{{NAME}}.new_labels", uri=f"x-mlops://{{NAME}}/new_labels", group="airflow-mlops")
+REASONS = ["schedule", "manual", "drift", "new_data", "metric_drop", "code_change"]
+PARAMS = {{
+    "train": {{
+        "reason": Param("schedule", enum=REASONS, description="Why this training run starts."),
+        "note": Param("", type="string", description="Free text recorded on the MLflow run."),
+    }},
+    "rollback": {{
+        "version": Param(1, type="integer", minimum=1, description="Registered model version to serve."),
+        "reason": Param("manual rollback", type="string", minLength=1, description="Why (recorded in history)."),
+    }},
+}}
 
 for kind, tasks in SHAPE.items():
+    timetable = CRONS[kind] and CronDataIntervalTimetable(CRONS[kind], timezone="UTC")
+    if kind == "train":
+        timetable = AssetOrTimeSchedule(timetable=timetable, assets=NEW_DATA)
     with DAG(
         dag_id=f"{{NAME}}__{{kind}}",
-        schedule=SCHEDULES[kind],
+        schedule=timetable,
         start_date=datetime(2026, 1, 1),
         catchup=False,
         max_active_runs=1,
         description=f"{{NAME}}: {{kind}} (regression, team marketplace)",
         tags=["airflow-mlops", kind, "marketplace", "UberX", "regression"],
         default_args={{"owner": "marketplace", "retries": 1}},
+        params=PARAMS.get(kind),
     ) as dag:
-        ops = {{task: EmptyOperator(task_id=task) for task in tasks}}
+        ops = {{
+            task: EmptyOperator(task_id=task, outlets=[NEW_DATA] if task == "signal_new_data" else None)
+            for task in tasks
+        }}
         for task, upstream in tasks.items():
             for up in upstream:
                 ops[up] >> ops[task]
     globals()[dag.dag_id] = dag
 '''
-SCHEDULES = {"train": "@weekly", "score": "*/30 * * * *", "monitor": "@daily", "rollback": None}
+# The spec's schedules; the factory makes each cron a CronDataIntervalTimetable (UTC), the train DAG's or-ed
+# with the new-data Asset (factory/build.py), and so does the baseline.
+CRONS = {"train": "@weekly", "score": "*/30 * * * *", "monitor": "@daily", "rollback": None}
 
 
 def write_plain(folder: Path, n: int, shape: dict) -> None:
     for i in range(n):
         name = f"m{i:04d}_ride_demand"
-        (folder / f"{name}.py").write_text(PLAIN_FILE.format(name=name, shape=shape, schedules=SCHEDULES))
+        (folder / f"{name}.py").write_text(PLAIN_FILE.format(name=name, shape=shape, crons=CRONS))
 
 
 def migrated_db(root: Path) -> Path:

@@ -8,13 +8,14 @@ the same run writes nothing and logs nothing about it. The fast tests pin the da
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
 
 import pytest
 
-from airflow_mlops.lineage import Ref, lineage_of, mlflow_namespace
+from airflow_mlops.lineage import Ref, lineage_of, mlflow_namespace, note_lineage, operator_lineage
 from airflow_mlops.operators.features import FeastMaterializeOperator
 from airflow_mlops.operators.score import BatchScoreOperator
 from airflow_mlops.operators.train import MLflowTrainOperator
@@ -64,6 +65,25 @@ def test_train_and_score_name_the_model_version_and_the_scores_table(tmp_path, m
 def test_mlflow_namespace_drops_credentials():
     assert mlflow_namespace("https://user:secret@mlflow.example.com:8443/x") == "mlflow://mlflow.example.com:8443"
     assert mlflow_namespace("sqlite:////home/m/mlflow.db") == "mlflow:///home/m/mlflow.db"
+
+
+def test_lineage_is_noted_only_when_openlineage_is_configured(tmp_path, monkeypatch):
+    # (the provider caches its configuration, except under pytest)
+    op = FeastMaterializeOperator(task_id="m", purpose="score", spec_path=SPEC)
+    result = {"dataset": str(tmp_path / "d.parquet"), "digest": DIGEST}
+    assert getattr(FeastMaterializeOperator.execute, "_notes_lineage", False)  # execute is wrapped, body untouched
+    for var in [k for k in os.environ if k.startswith(("OPENLINEAGE", "AIRFLOW__OPENLINEAGE"))]:
+        monkeypatch.delenv(var)
+    assert note_lineage(op, result) is None  # unconfigured: nothing computed, nothing looked up
+    monkeypatch.setenv("AIRFLOW__OPENLINEAGE__TRANSPORT", json.dumps({"type": "console"}))
+    inputs, outputs = note_lineage(op, result)
+    assert outputs == [Ref("file", str(tmp_path / "d.parquet"), DIGEST)]
+    assert note_lineage(op, {"digest": DIGEST}) is None  # a result it cannot read: logged, the task goes on
+    lineage = operator_lineage((inputs, outputs))
+    assert [(d.namespace, d.name, d.facets["version"].datasetVersion) for d in lineage.outputs] == [
+        ("file", str(tmp_path / "d.parquet"), DIGEST)
+    ]
+    assert operator_lineage(None).inputs == []
 
 
 def test_unknown_results_give_no_lineage():

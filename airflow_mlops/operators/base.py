@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from functools import cached_property
+from functools import cached_property, wraps
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +14,39 @@ from airflow_mlops.spec import ModelSpec, load_spec
 
 
 class LineageMixin:
-    """OpenLineage for an operator: its input and output datasets, read from the dict the task returned.
+    """OpenLineage for an operator: its input and output datasets, from the dict its ``execute`` returned.
 
-    The OpenLineage provider calls :meth:`get_openlineage_facets_on_complete` after ``execute``, and only when
-    a transport is configured; :mod:`airflow_mlops.lineage` maps each operator kind to its datasets.
+    Each subclass's ``execute`` is wrapped (its body untouched) to note the datasets while the task process can
+    still look up connections; the OpenLineage provider then calls :meth:`get_openlineage_facets_on_complete`
+    (in a fork of the task process). With OpenLineage unconfigured nothing is noted and the provider never asks.
+    :mod:`airflow_mlops.lineage` maps each operator kind to its datasets.
     """
+
+    _lineage: Any = None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        execute = cls.__dict__.get("execute")
+        if execute is not None and not getattr(execute, "_notes_lineage", False):
+            cls.execute = _noting_lineage(execute)
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
         from airflow_mlops.lineage import operator_lineage
 
-        return operator_lineage(self, task_instance)
+        return operator_lineage(self._lineage)
+
+
+def _noting_lineage(execute: Any) -> Any:
+    @wraps(execute)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        result = execute(self, *args, **kwargs)
+        from airflow_mlops.lineage import note_lineage
+
+        self._lineage = note_lineage(self, result)
+        return result
+
+    wrapper._notes_lineage = True  # type: ignore[attr-defined]
+    return wrapper
 
 
 class SpecOperator(LineageMixin, BaseOperator):
