@@ -146,3 +146,49 @@ def test_future_rows_are_never_scored(home, monkeypatch):
     op = FeastMaterializeOperator(task_id="materialize", purpose="score", spec_path=str(spec))
     with pytest.raises(AirflowSkipException, match="nothing to score"):
         op.execute({"data_interval_start": soon, "data_interval_end": soon + HOUR, "dag_run": None})
+
+
+class _Dag:
+    def __init__(self, schedule):
+        from airflow_mlops.factory.timetables import interval_schedule
+
+        self.timetable = interval_schedule(schedule)
+
+
+def test_window_rules():
+    """The data interval; else Airflow's inference for the schedule at the run's time; else the whole source."""
+    from airflow_mlops.features.window import run_window, training_end
+
+    at = datetime(2026, 3, 1, 5, 17, tzinfo=UTC)
+    interval = {"data_interval_start": END, "data_interval_end": END + HOUR, "logical_date": END}
+    window = run_window(interval)
+    assert (window.start, window.end, window.logical_date) == (END, END + HOUR, END)
+    # REST trigger with "logical_date": null: no data interval, the schedule's last complete interval before the run
+    manual = {"data_interval_start": None, "data_interval_end": None, "logical_date": None, "dag": _Dag("@hourly")}
+    manual["dag_run"] = type("Run", (), {"run_after": at})()
+    window = run_window(manual)
+    assert (window.start, window.end, window.logical_date) == (
+        at.replace(minute=0) - HOUR,
+        at.replace(minute=0),
+        at.replace(minute=0) - HOUR,
+    )
+    daily = run_window({**manual, "dag": _Dag("@daily")})
+    assert (daily.start, daily.end) == (END - 24 * HOUR, END)
+    # no interval schedule (schedule: null, a point interval): every row up to the run, under its logical date
+    point = {"data_interval_start": at, "data_interval_end": at, "logical_date": at, "dag": _Dag(None)}
+    window = run_window(point)
+    assert (window.start, window.end, window.logical_date) == (None, at, at)
+    assert training_end(interval) == END + HOUR and training_end(point) == at
+
+
+def test_newest_complete_interval_holding_rows():
+    from airflow_mlops.features.window import newest_complete_interval
+
+    now = datetime(2026, 3, 1, 20, 17, tzinfo=UTC)
+    hourly_rows = [now.replace(minute=0) - k * HOUR for k in range(48)]
+    assert newest_complete_interval("@daily", hourly_rows, now) == (END - 24 * HOUR, END)  # not today, still open
+    assert newest_complete_interval("*/30 * * * *", hourly_rows, now) == (END + 19 * HOUR, END + 19.5 * HOUR)
+    weekly = [END - 7 * k * 24 * HOUR for k in range(4)]  # snapshots at midnight: today's starts an open interval
+    assert newest_complete_interval("@daily", weekly, now) == (END - 7 * 24 * HOUR, END - 6 * 24 * HOUR)
+    assert newest_complete_interval("@daily", [], now) is None
+    assert newest_complete_interval("@daily", [now + HOUR], now) is None  # future rows never count
