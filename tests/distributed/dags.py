@@ -95,7 +95,41 @@ with DAG(dag_id="{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), tags
     read(record.expand(i=list(range({n}))))
 '''
 
+MLFLOW_DAG = "dist_mlflow"
+MLFLOW_TASKS = 4
+MLFLOW = '''"""MLflow test DAG: tasks on both workers log runs with an artifact via mlflow_default."""
+
+from datetime import datetime
+
+from airflow.sdk import DAG, task
+
+with DAG(dag_id="{dag_id}", schedule=None, start_date=datetime(2026, 1, 1), tags=["distributed"]):
+
+    @task
+    def experiment(**context) -> str:
+        from airflow_mlops.hooks.mlflow import MLflowHook
+
+        return MLflowHook().ensure_experiment("dist-" + context["run_id"])
+
+    @task
+    def log(experiment_id: str, i: int) -> str:
+        import os
+        import time
+
+        from airflow_mlops.hooks.mlflow import MLflowHook
+
+        time.sleep(3)  # long enough that one worker cannot take them all
+        client = MLflowHook().get_conn()
+        run = client.create_run(experiment_id)
+        client.log_text(run.info.run_id, os.environ["MLOPS_HOSTNAME"], "where.txt")
+        client.set_terminated(run.info.run_id)
+        return run.info.run_id
+
+    log.partial(experiment_id=experiment()).expand(i=list(range({n})))
+'''
+
 EXTRA_DAGS = {
+    f"{MLFLOW_DAG}.py": MLFLOW.format(dag_id=MLFLOW_DAG, n=MLFLOW_TASKS),
     f"{STATE_DAG}.py": STATE.format(dag_id=STATE_DAG, n=STATE_TASKS),
     f"{FANOUT_DAG}.py": FANOUT.format(dag_id=FANOUT_DAG, n=FANOUT_TASKS),
     f"{WORKER_KILL_DAG}.py": WORKER_KILL.format(dag_id=WORKER_KILL_DAG),
