@@ -157,6 +157,49 @@ def _floor(home: Path) -> dict:
     return {"rows": len(frame), "join_s": t1 - t0, "validate_s": t2 - t1, "score_s": time.perf_counter() - t2}
 
 
+def _rss_mb() -> float:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def _join(home: Path, how: str) -> dict:
+    """Point-in-time features for the batch alone: ours (Feast definitions, DuckDB) or a plain ASOF join.
+
+    Time and memory of the join only: the peak RSS above the process's RSS just before it (imports excluded).
+    """
+    import duckdb
+    import pandas as pd
+
+    from airflow_mlops.spec import load_spec
+
+    spec = load_spec(SPEC)
+    data = home / "data"
+    batch = pd.read_parquet(data / "ride_demand_labels.parquet", columns=["zone_id", "event_timestamp"])
+    if how == "ours":
+        from airflow_mlops.features import pointintime
+        from airflow_mlops.hooks.feast import FeastHook
+
+        hook = FeastHook(PROJECT / spec.features.repo)
+        hook.apply()
+        plans = pointintime.plan(hook.store, hook.feature_refs(spec))
+    before = _rss_mb()
+    t0 = time.perf_counter()
+    if how == "ours":
+        frame = pointintime.retrieve(batch, plans)
+    else:
+        con = duckdb.connect()
+        con.register("batch", batch)
+        names = ", ".join("f." + n for n in spec.features.feature_names)
+        frame = con.sql(
+            f"SELECT b.zone_id, b.event_timestamp, {names} FROM batch b "
+            f"ASOF LEFT JOIN read_parquet('{data / 'zone_hourly.parquet'}') f "
+            "ON b.zone_id = f.zone_id AND b.event_timestamp >= f.event_timestamp"
+        ).df()
+    return {"join_s": time.perf_counter() - t0, "join_mb": peak_rss_mb() - before, "rows": len(frame)}
+
+
 class _TaskInstance:
     """What our operators use of ``context["ti"]`` (extra-link URLs are pushed and dropped)."""
 
@@ -208,6 +251,8 @@ def _child(argv: list[str]) -> None:
         out = {}
     elif mode == "floor":
         out = _floor(home)
+    elif mode in ("join_ours", "join_asof"):
+        out = _join(home, mode.removeprefix("join_"))
     elif mode == "imports":  # what a task's imports cost in a fresh process
         import importlib
 
@@ -267,6 +312,7 @@ def measure(rows: int, days: int) -> dict:
         for path in (home / "data").iterdir():  # both sides start with the files in the page cache
             path.read_bytes()
         load = os.getloadavg()[0]
+        joins = {how: _spawn(home, f"join_{how}")[1] for how in ("asof", "ours", "asof", "ours")}  # 2nd of each
         tasks, inputs = {}, {}
         for name in TASKS:
             seconds, out = _spawn(home, name, json.dumps(inputs))
@@ -292,6 +338,7 @@ def measure(rows: int, days: int) -> dict:
         "setup_s": setup,
         "load": (load, os.getloadavg()[0]),
         "floor": {"seconds": floor_s, **floor},
+        "joins": joins,
         "tasks": tasks,
     }
 
@@ -312,7 +359,16 @@ def rows_for(m: dict) -> list[dict]:
     floor_parts = (
         f"join {floor['join_s']:.1f} s, GX {floor['validate_s']:.1f} s, predict+write {floor['score_s']:.1f} s"
     )
+    ours_j, asof = m["joins"]["ours"], m["joins"]["asof"]
     return [
+        {
+            "benchmark": "score_scale",
+            "case": f"{case}: point-in-time join alone",
+            "ours": f"{ours_j['join_s']:.2f} s, +{ours_j['join_mb']:.0f} MB",
+            "baseline": f"plain DuckDB ASOF LEFT JOIN {asof['join_s']:.2f} s, +{asof['join_mb']:.0f} MB",
+            "ratio": ours_j["join_s"] / asof["join_s"],
+            "note": f"memory {ours_j['join_mb'] / max(asof['join_mb'], 1):.2f}x (peak RSS over RSS before the join)",
+        },
         {
             "benchmark": "score_scale",
             "case": f"{case}: wall",
