@@ -137,7 +137,8 @@ def retrieve(entity_df: pd.DataFrame, plans: list[ViewPlan]) -> pd.DataFrame:
     try:
         con.execute("SET TimeZone = 'UTC'")
         con.register("__pit_batch", batch)
-        features = con.sql(_query(plans, stamps.min(), stamps.max())).to_arrow_table().drop_columns([_ROW])
+        first, last = stamps.min().floor("us"), stamps.max().ceil("us")  # DuckDB's precision, bounds kept
+        features = con.sql(_query(plans, first, last)).to_arrow_table().drop_columns([_ROW])
     finally:
         con.close()
     # As Feast returns them: features through arrow (an int column with nulls becomes float64), the entity
