@@ -152,28 +152,33 @@ def _spill_dir() -> str:
 
 
 def _query(plans: list[ViewPlan], first: Any, last: Any) -> str:
-    """The SQL: per view a filtered, de-duplicated CTE, then one ASOF LEFT JOIN each, in row order."""
+    """The SQL: per view a projected, filtered CTE, then one ASOF LEFT JOIN each, in row order.
+
+    With a created column the ASOF order is the pair (event time, created time): the match is the newest
+    event time at or before the row's, and among rows with that event time the one created last (a null
+    created time loses, as in Feast's ``ORDER BY ... DESC``), without a window over the source rows.
+    """
     ctes, joins, selected = [], [], []
     ts = f"b.{_q(TIMESTAMP)}"
     for i, view in enumerate(plans):
         alias, vts = f"v{i}", f"__pit_ts_{i}"
         keys = ", ".join(_q(k) for k in view.join_keys)
-        created = f", {_q(view.created)} AS __pit_created" if view.created else ""
-        since = f"{_stamp(first)} - {_interval(view.ttl)}" if view.ttl else None
-        where = [f"{_q(view.timestamp)} <= {_stamp(last)}"] + ([f"{_q(view.timestamp)} >= {since}"] if since else [])
+        event = f"{_q(view.timestamp)}::TIMESTAMPTZ"
+        order, probe = vts, ts
+        if view.created:
+            created = f"coalesce({_q(view.created)}::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ)"
+            order, probe = f"{{'t': {event}, 'c': {created}}}", f"{{'t': {ts}, 'c': 'infinity'::TIMESTAMPTZ}}"
+        where = [f"{_q(view.timestamp)} <= {_stamp(last)}"]
+        if view.ttl:
+            where.append(f"{_q(view.timestamp)} >= {_stamp(first)} - {_interval(view.ttl)}")
         on_keys = " AND ".join(f"f.{_q(k)} = k.{_q(k)}" for k in view.join_keys)
-        dedup = (
-            f" QUALIFY row_number() OVER (PARTITION BY {keys}, {vts} ORDER BY __pit_created DESC) = 1"
-            if view.created
-            else ""
-        )
         ctes.append(
-            f"{alias} AS (SELECT * FROM (SELECT {keys}, {_q(view.timestamp)}::TIMESTAMPTZ AS {vts}{created}, "
+            f"{alias} AS (SELECT * FROM (SELECT {keys}, {event} AS {vts}, {order} AS __pit_order, "
             f"{', '.join(_q(f) for f in view.features)} FROM read_parquet({_lit(view.path)}) "
-            f"WHERE {' AND '.join(where)}) f SEMI JOIN (SELECT DISTINCT {keys} FROM __pit_batch) k ON {on_keys}"
-            f"{dedup})"
+            f"WHERE {' AND '.join(where)}) f SEMI JOIN (SELECT DISTINCT {keys} FROM __pit_batch) k ON {on_keys})"
         )
-        on = " AND ".join([*(f"b.{_q(k)} = {alias}.{_q(k)}" for k in view.join_keys), f"{ts} >= {alias}.{vts}"])
+        on = " AND ".join(f"b.{_q(k)} = {alias}.{_q(k)}" for k in view.join_keys)
+        on += f" AND {probe} >= {alias}.__pit_order"
         joins.append(f"ASOF LEFT JOIN {alias} ON {on}")
         live = f"{alias}.{vts} >= {ts} - {_interval(view.ttl)}" if view.ttl else None
         for feature in view.features:
