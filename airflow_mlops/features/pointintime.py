@@ -126,6 +126,7 @@ def _local_path(path: str, repo_path: Any) -> Path | None:
 def retrieve(entity_df: pd.DataFrame, plans: list[ViewPlan]) -> pd.DataFrame:
     """``entity_df`` (its ``event_timestamp`` in UTC, every column kept, row order kept) with each plan's features."""
     import duckdb
+    import numpy as np
     import pandas as pd
     import pyarrow as pa
 
@@ -138,11 +139,15 @@ def retrieve(entity_df: pd.DataFrame, plans: list[ViewPlan]) -> pd.DataFrame:
         con.execute("SET TimeZone = 'UTC'")
         con.register("__pit_batch", batch)
         first, last = stamps.min().floor("us"), stamps.max().ceil("us")  # DuckDB's precision, bounds kept
-        features = con.sql(_query(plans, first, last)).to_arrow_table().drop_columns([_ROW])
+        features = con.sql(_query(plans, first, last)).to_arrow_table()
     finally:
         con.close()
     # As Feast returns them: features through arrow (an int column with nulls becomes float64), the entity
     # columns as given but the event time in microseconds; rows in the frame's order.
+    # ASOF output comes in no particular order: row ids are a permutation of 0..n-1, put each row at its own place
+    order = np.empty(len(entity_df), dtype=np.int64)
+    order[features.column(_ROW).to_numpy()] = np.arange(len(entity_df))
+    features = features.drop_columns([_ROW]).take(order)
     entities = entity_df.reset_index(drop=True).assign(**{TIMESTAMP: stamps.reset_index(drop=True).astype(_MICROS)})
     return pd.concat([entities, features.to_pandas()], axis=1)
 
@@ -152,7 +157,7 @@ def _spill_dir() -> str:
 
 
 def _query(plans: list[ViewPlan], first: Any, last: Any) -> str:
-    """The SQL: per view a projected, filtered CTE, then one ASOF LEFT JOIN each, in row order.
+    """The SQL: per view a projected, filtered CTE, then one ASOF LEFT JOIN each (rows in no particular order).
 
     With a created column the ASOF order is the pair (event time, created time): the match is the newest
     event time at or before the row's, and among rows with that event time the one created last (a null
@@ -185,7 +190,7 @@ def _query(plans: list[ViewPlan], first: Any, last: Any) -> str:
             column = f"{alias}.{_q(feature)}"
             selected.append(f"CASE WHEN {live} THEN {column} END AS {_q(feature)}" if live else f"{column}")
     columns = ", ".join([f"b.{_ROW}", *selected])
-    return f"WITH {', '.join(ctes)} SELECT {columns} FROM __pit_batch b {' '.join(joins)} ORDER BY b.{_ROW}"
+    return f"WITH {', '.join(ctes)} SELECT {columns} FROM __pit_batch b {' '.join(joins)}"
 
 
 def _q(name: str) -> str:
