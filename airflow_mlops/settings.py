@@ -1,9 +1,10 @@
 """Where airflow-mlops keeps its state.
 
 Everything the embedded defaults write (MLflow store, Feast registry and online store, scores
-database, reports, datasets) lives under one folder, the *MLOps home*: ``$AIRFLOW_MLOPS_HOME``, else
+database, state database, reports, datasets) lives under one folder, the *MLOps home*: ``$AIRFLOW_MLOPS_HOME``, else
 ``[mlops] home`` of Airflow's config (the demo writes it into its Airflow home), else ``$AIRFLOW_HOME/mlops``.
-Deleting that folder starts over.
+Deleting that folder starts over. A deployment moves each kind of state to a service: datasets and reports
+to ``[mlops] storage_url`` (object storage), the rest to connections (docs/deploy.md has the map).
 
 Deployment limits live in Airflow's config, section ``[mlops]`` (or ``AIRFLOW__MLOPS__<KEY>``), read by
 :func:`mlops_option` without importing Airflow (``airflow-mlops validate`` stays fast).
@@ -15,6 +16,7 @@ import configparser
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 HOME_ENV = "AIRFLOW_MLOPS_HOME"
 
@@ -39,6 +41,7 @@ DEFAULT_PARAM_LIMITS: dict[str, int] = {
     "batch_size": 1_000_000,
 }
 PARAM_LIMITS_OPTION = "estimator_param_limits"
+STORAGE_OPTION = "storage_url"
 
 
 def mlops_home() -> Path:
@@ -87,14 +90,36 @@ def default_artifact_root() -> str:
     return _dir("mlflow").joinpath("artifacts").as_uri()
 
 
-def model_datasets_dir(model: str, purpose: str) -> Path:
-    """Datasets of one model and purpose (``train`` or ``score``): ``datasets/<model>/<purpose>/``."""
-    return _dir(f"datasets/{model}/{purpose}")
+def storage_url() -> str | None:
+    """``[mlops] storage_url``: the base URL of datasets and reports (e.g. ``s3://aws_default@bucket/prefix``).
+
+    Unset (the embedded default): they are files under the MLOps home. See :mod:`airflow_mlops.datasets`.
+    """
+    value = (mlops_option(STORAGE_OPTION) or "").strip().rstrip("/")
+    return value or None
 
 
-def model_reports_dir(model: str) -> Path:
-    """Reports of one model: ``reports/<model>/``."""
-    return _dir(f"reports/{model}")
+def _stored(relative: str) -> Any:
+    """``<storage root>/<relative>``: a created folder under the MLOps home, or an object-store prefix."""
+    if storage_url() is None:
+        return _dir(relative)
+    from airflow_mlops.datasets import storage_root
+
+    return storage_root() / relative
+
+
+def model_datasets_dir(model: str, purpose: str) -> Any:
+    """Datasets of one model and purpose (``train`` or ``score``): ``datasets/<model>/<purpose>/``.
+
+    A :class:`~pathlib.Path` under the MLOps home, or an :class:`~airflow.sdk.ObjectStoragePath` below
+    ``[mlops] storage_url``.
+    """
+    return _stored(f"datasets/{model}/{purpose}")
+
+
+def model_reports_dir(model: str) -> Any:
+    """Reports of one model: ``reports/<model>/`` (a local folder or an object-store prefix, as datasets)."""
+    return _stored(f"reports/{model}")
 
 
 def mlops_option(key: str) -> str | None:

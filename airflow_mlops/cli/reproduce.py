@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 from airflow_mlops.cli._scores import add_model_args
 
@@ -66,7 +65,7 @@ def compare(stored: list[tuple], recomputed: list[tuple]) -> tuple[int, int, lis
 
 def run(args: argparse.Namespace) -> int:
     from airflow_mlops.cli._scores import open_scores, pick_date
-    from airflow_mlops.datasets import file_digest
+    from airflow_mlops.datasets import exists, file_digest
     from airflow_mlops.hooks.mlflow import MLflowHook
     from airflow_mlops.hooks.model_artifact import ModelArtifactError
     from airflow_mlops.scoring.scorer import score_batches
@@ -82,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     for rec in runs:
         label = f"{args.model} {rec['role']} version {rec['model_version']} at {logical_date.isoformat()}"
         dataset = rec["dataset_path"]
-        if not dataset or not Path(dataset).is_file():
+        if not dataset or not exists(dataset):
             print(f"{label}: input dataset {dataset!r} is gone; cannot reproduce", file=sys.stderr)
             failed = True
             continue

@@ -104,7 +104,9 @@ class StateDbHook(BaseHook):
             if legacy:
                 return make_url(legacy)
             where = "/".join(self.embedded)
-            check_embedded_allowed(self.state_conn_id, f"state database (SQLite {where} under the MLOps home)")
+            check_embedded_allowed(
+                self.state_conn_id, f"state database (SQLite {where} under the MLOps home)", _remote_stores()
+            )
             path = settings.home_path(*self.embedded)
             self.log.debug("state database: embedded SQLite %s", path)
             return make_url(f"sqlite:///{path}")
@@ -202,6 +204,19 @@ class StateDbHook(BaseHook):
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _remote_stores() -> dict[str, str]:
+    """Remote stores configured (as :func:`~airflow_mlops.hooks.connections.remote_configured`), plus a
+    non-local ``[mlops] storage_url``: datasets in object storage and state on one worker's disk do not mix."""
+    from airflow_mlops.hooks.connections import remote_configured
+    from airflow_mlops.redact import redact_uri
+
+    found = remote_configured()
+    url = settings.storage_url()
+    if url and not url.startswith("file:"):
+        found["[mlops] storage_url"] = redact_uri(url)
+    return found
 
 
 def _create_engine(url: Any) -> Any:

@@ -44,10 +44,11 @@ def champion(hook: MLflowHook, model: str) -> Champion | None:
     return Champion(name=model, version=mv.version, run_id=mv.run_id, tags=tags)
 
 
-def newest_score_input(model: str) -> Path | None:
-    """The newest parquet file materialized for scoring (``datasets/<model>/score/``)."""
-    files = [p for p in settings.model_datasets_dir(model, "score").rglob("*.parquet") if p.is_file()]
-    return max(files, key=lambda p: (p.stat().st_mtime, p.name)) if files else None
+def newest_score_input(model: str) -> Any:
+    """The newest parquet file materialized for scoring (``datasets/<model>/score/``, local or object storage)."""
+    from airflow_mlops.datasets import newest_parquet
+
+    return newest_parquet(settings.model_datasets_dir(model, "score"))
 
 
 def sample(df: pd.DataFrame, rows: int, seed: int = 0) -> pd.DataFrame:

@@ -46,9 +46,8 @@ class EvaluateOperator(MLflowSpecOperator):
             return self._evaluate(context)
 
     def _evaluate(self, context: Any) -> dict[str, Any]:
-        import pandas as pd
-
         from airflow_mlops import settings
+        from airflow_mlops.datasets import link_url, read_parquet, staged
         from airflow_mlops.training.comparison import compare_versions
         from airflow_mlops.training.estimator import PRIMARY_METRIC
         from airflow_mlops.training.fit import metric_names
@@ -59,7 +58,7 @@ class EvaluateOperator(MLflowSpecOperator):
         name = spec.model.name
         dataset = required(self.dataset, "dataset")
         started = time.perf_counter()
-        frame = pd.read_parquet(dataset)
+        frame = read_parquet(dataset)
         _, fresh, window = fresh_window_split(frame, spec.training.holdout.by, spec.training.holdout.fraction)
         self.log.info("fresh window of %s: %s..%s, %d rows", dataset, window.start, window.end, window.rows)
 
@@ -81,11 +80,14 @@ class EvaluateOperator(MLflowSpecOperator):
 
         doc = comparison_doc(name, challenger, champion, window.as_dict(), better, used)
         stem = f"v{challenger['version']}" + (f"_vs_v{champion['version']}" if champion else "")
-        html_path, json_path = write_report(doc, settings.model_reports_dir(name) / "evaluation", stem)
-        self._log_to_runs(hook, challenger, champion, [str(html_path), str(json_path)])
+        reports = settings.model_reports_dir(name) / "evaluation"
+        with staged(reports) as local:  # local files (MLflow logs them), published to object storage on exit
+            html_path, json_path = write_report(doc, local, stem)
+            self._log_to_runs(hook, challenger, champion, [str(html_path), str(json_path)])
+        html_path = reports / html_path.name
         experiment_id = hook.run_experiment_id(challenger["run_id"])
         MLflowRunLink.persist(context, hook.run_url(experiment_id, challenger["run_id"]))
-        ReportLink.persist(context, html_path.as_uri())
+        ReportLink.persist(context, link_url(html_path))
         self.log.info("evaluation report %s written in %.2f s", html_path, time.perf_counter() - started)
         return {
             "challenger": challenger,

@@ -21,12 +21,14 @@ class EvidentlyReportOperator(MLflowSpecOperator):
     the champion (prediction drift); labels for the current rows are joined from the label source on
     entity + timestamp, and when they have arrived the live quality metrics are computed.
 
-    Saves ``report.html``/``report.json`` under ``reports/<model>/monitoring/<report_id>/`` (or S3 with
-    ``monitoring.report_conn_id`` + ``report_bucket``), logs the headline numbers to a monitoring run in the
-    model's MLflow experiment and returns them (XCom): ``report_id``, ``html``, ``json``, ``drift``
-    (``share``, ``count``, ``threshold``, ``detected``, ``scores``), ``prediction_drift``, ``quality``,
-    ``labelled_rows``, ``champion_version``, ``reference_rows``, ``current_rows``, ``sampled``,
-    ``mlflow_run_id``. Returns ``{"report_id": None, "skipped": why}`` when there is nothing to compare.
+    Saves ``report.html``/``report.json`` under ``reports/<model>/monitoring/<report_id>/`` below the storage
+    root (``[mlops] storage_url``, else the MLOps home, where ``monitoring.report_conn_id`` + ``report_bucket``
+    send them to S3); reads both datasets through :func:`airflow_mlops.datasets.read_parquet`. Logs the headline
+    numbers to a monitoring run in the model's MLflow experiment and returns them (XCom): ``report_id``,
+    ``html``, ``json``, ``drift`` (``share``, ``count``, ``threshold``, ``detected``, ``scores``),
+    ``prediction_drift``, ``quality``, ``labelled_rows``, ``champion_version``, ``reference_rows``,
+    ``current_rows``, ``sampled``, ``mlflow_run_id``. Returns ``{"report_id": None, "skipped": why}`` when
+    there is nothing to compare.
 
     :param mlflow_conn_id: MLflow connection (templated).
     """
@@ -37,6 +39,7 @@ class EvidentlyReportOperator(MLflowSpecOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         import pandas as pd
 
+        from airflow_mlops.datasets import read_parquet
         from airflow_mlops.monitoring import data
         from airflow_mlops.monitoring.evidently_report import build_report
         from airflow_mlops.monitoring.quality import quality_metrics
@@ -55,8 +58,8 @@ class EvidentlyReportOperator(MLflowSpecOperator):
 
         f, rows = spec.features, spec.monitoring.drift.sample_rows
         with data.log_duration(self.log, "loading and sampling inputs"):
-            reference_full = pd.read_parquet(champion.dataset_path)
-            current_full = pd.read_parquet(current_path)
+            reference_full = read_parquet(champion.dataset_path)
+            current_full = read_parquet(current_path)
             reference = data.sample(reference_full, rows).reset_index(drop=True)
             current = data.sample(current_full, rows).reset_index(drop=True)
         self.log.info(
@@ -138,7 +141,7 @@ class EvidentlyReportOperator(MLflowSpecOperator):
             values["prediction_drift/score"] = headline["prediction_drift"]["score"]
         values.update({f"live/{k}": v for k, v in (headline.get("quality") or {}).items()})
         values["live/labelled_rows"] = headline["labelled_rows"]
-        local_html = not str(headline["html"]).startswith("s3://")
+        local_html = "://" not in str(headline["html"])  # an object in storage is not re-logged to MLflow
         return hook.log_finished_run(
             headline["model"],
             f"monitor-{headline['report_id']}",

@@ -75,16 +75,15 @@ class MLflowTrainOperator(MLflowSpecOperator):
             raise AirflowFailException(f"data error: {exc}") from exc
 
     def _train(self, context: Any) -> dict[str, Any]:
-        import pandas as pd
 
-        from airflow_mlops.datasets import file_digest
+        from airflow_mlops.datasets import file_digest, read_parquet
         from airflow_mlops.training.fit import train
         from airflow_mlops.training.metrics import flatten
 
         spec = self.spec
         dataset = str(required(self.dataset, "dataset"))
         digest = str(self.digest or file_digest(dataset))
-        frame = pd.read_parquet(dataset)
+        frame = read_parquet(dataset)
         self.log.info("training %s on %s (%d rows, digest %s)", spec.model.name, dataset, len(frame), digest[:12])
 
         result = train(frame, spec)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any, Literal
 
 from airflow_mlops import settings
@@ -50,10 +49,17 @@ class GXValidateOperator(SpecOperator):
         self.purpose = purpose
 
     def execute(self, context: Any) -> dict[str, Any]:
-        import pandas as pd
         from airflow.sdk.exceptions import AirflowFailException
 
-        from airflow_mlops.datasets import file_digest, save_parquet
+        from airflow_mlops.datasets import (
+            file_digest,
+            in_folder,
+            link_url,
+            location,
+            read_parquet,
+            save_parquet,
+            staged,
+        )
         from airflow_mlops.validation.gate import run_gate
         from airflow_mlops.validation.gx import import_gx
         from airflow_mlops.validation.keys import spec_keys
@@ -63,8 +69,8 @@ class GXValidateOperator(SpecOperator):
         started = time.monotonic()
         spec = self.spec
         model = spec.model.name
-        dataset = Path(required(self.dataset, "dataset"))
-        frame = pd.read_parquet(dataset)
+        dataset = location(required(self.dataset, "dataset"))
+        frame = read_parquet(dataset)
         digest_in = self.digest or file_digest(dataset)
         now = run_time(context)
         self.log.info("validating %s: %d rows, %d columns, run time %s", dataset, len(frame), frame.shape[1], now)
@@ -85,10 +91,11 @@ class GXValidateOperator(SpecOperator):
             outcome.bad_rows,
         )
         run_id = getattr(context.get("dag_run"), "run_id", None)
-        html, report = write_reports(
-            outcome, settings.model_reports_dir(model) / "validation", report_stem(self.purpose, now, digest_in, run_id)
-        )
-        ValidationReportLink.persist(context, html.resolve().as_uri())
+        reports = settings.model_reports_dir(model) / "validation"
+        with staged(reports) as local:  # local files, published to object storage (when configured) on exit
+            html, report = write_reports(outcome, local, report_stem(self.purpose, now, digest_in, run_id))
+        html, report = reports / html.name, reports / report.name
+        ValidationReportLink.persist(context, link_url(html))
         self.log.info("report: %s (json %s)", html, report)
         summary = outcome.summary()
         if not outcome.ok:
@@ -103,7 +110,7 @@ class GXValidateOperator(SpecOperator):
             quarantine, _ = save_parquet(outcome.split.bad, folder / "quarantine")
             good = outcome.split.good
             self.log.warning("quarantined %d rows to %s", len(outcome.split.bad), quarantine)
-        if good is frame and dataset.resolve().parent == folder.resolve():
+        if good is frame and in_folder(dataset, folder):
             # Nothing quarantined and the input already is a content-addressed dataset of this purpose:
             # writing it again would produce the same bytes at the same path.
             path, digest = dataset, digest_in

@@ -21,9 +21,11 @@ if TYPE_CHECKING:
 def entity_is_text(dataset: str | Path, entity: str) -> bool:
     """True when the dataset's entity column is not an integer (stored as TEXT)."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
-    schema = pq.read_schema(dataset)
+    from airflow_mlops.datasets import parquet_file
+
+    with parquet_file(dataset) as parquet:
+        schema = parquet.schema_arrow
     if entity not in schema.names:
         raise ValueError(f"dataset {dataset} has no entity column {entity!r} (columns: {schema.names})")
     return not pa.types.is_integer(schema.field(entity).type)
@@ -53,28 +55,28 @@ def score_batches(
     """Writer batches (row_id, entity, timestamp, prediction, probability), ``chunk_rows`` input rows at a time."""
     import numpy as np
     import pyarrow as pa
-    import pyarrow.parquet as pq
 
+    from airflow_mlops.datasets import parquet_file
     from airflow_mlops.scoring.predict import predict, stored_values
     from airflow_mlops.scoring.writers import make_batch
 
     # pre_buffer=False: with pyarrow's default read-ahead, iter_batches keeps every row group's buffers until the
     # file is closed, so memory grew ~18 MB per million rows; without it, memory stays flat however many rows.
-    parquet = pq.ParquetFile(dataset, pre_buffer=False)
-    missing = [c for c in [entity, timestamp, *feature_names] if c not in parquet.schema_arrow.names]
-    if missing:
-        raise ValueError(f"dataset {dataset} lacks column(s) {missing}")
-    start = 0
-    for chunk in parquet.iter_batches(batch_size=chunk_rows, columns=[entity, timestamp, *feature_names]):
-        features = chunk.select(feature_names).to_pandas()
-        prediction, probability = stored_values(predict(model, features, task))
-        keys = chunk.column(entity)
-        if pa.types.is_integer(keys.type):
-            keys = keys.cast(pa.int64())
-        elif not pa.types.is_string(keys.type):
-            keys = keys.cast(pa.string())
-        n = chunk.num_rows
-        yield make_batch(
-            np.arange(start, start + n, dtype="int64"), keys, chunk.column(timestamp), prediction, probability
-        )
-        start += n
+    with parquet_file(dataset, pre_buffer=False) as parquet:
+        missing = [c for c in [entity, timestamp, *feature_names] if c not in parquet.schema_arrow.names]
+        if missing:
+            raise ValueError(f"dataset {dataset} lacks column(s) {missing}")
+        start = 0
+        for chunk in parquet.iter_batches(batch_size=chunk_rows, columns=[entity, timestamp, *feature_names]):
+            features = chunk.select(feature_names).to_pandas()
+            prediction, probability = stored_values(predict(model, features, task))
+            keys = chunk.column(entity)
+            if pa.types.is_integer(keys.type):
+                keys = keys.cast(pa.int64())
+            elif not pa.types.is_string(keys.type):
+                keys = keys.cast(pa.string())
+            n = chunk.num_rows
+            yield make_batch(
+                np.arange(start, start + n, dtype="int64"), keys, chunk.column(timestamp), prediction, probability
+            )
+            start += n

@@ -13,7 +13,13 @@ def state_env(tmp_path, monkeypatch):
     """An empty MLOps home, no state connection, no remote stores configured; returns the home."""
     home = tmp_path / "mlops"
     monkeypatch.setenv("AIRFLOW_MLOPS_HOME", str(home))
-    names = ("AIRFLOW_CONN_MLOPS_STATE", "AIRFLOW_MLOPS_HISTORY_URI", "MLFLOW_TRACKING_URI", "AIRFLOW_MLOPS_EMBEDDED")
+    names = (
+        "AIRFLOW_CONN_MLOPS_STATE",
+        "AIRFLOW_MLOPS_HISTORY_URI",
+        "MLFLOW_TRACKING_URI",
+        "AIRFLOW_MLOPS_EMBEDDED",
+        "AIRFLOW__MLOPS__STORAGE_URL",
+    )
     for name in names:
         monkeypatch.delenv(name, raising=False)
     return home

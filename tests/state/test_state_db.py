@@ -111,6 +111,10 @@ def test_remote_stores_without_the_state_connection_fail_loudly(state_env, monke
         with pytest.raises(ConnectionLookupError, match="mlops_state"):
             make()
     monkeypatch.delenv("MLFLOW_TRACKING_URI")
+    monkeypatch.setenv("AIRFLOW__MLOPS__STORAGE_URL", "s3://aws_default@bucket/mlops")
+    with pytest.raises(ConnectionLookupError, match="storage_url"):
+        Ledger()
+    monkeypatch.delenv("AIRFLOW__MLOPS__STORAGE_URL")
     monkeypatch.setenv("AIRFLOW_MLOPS_EMBEDDED", "false")
     with pytest.raises(ConnectionLookupError, match="forbids"):
         Ledger()
