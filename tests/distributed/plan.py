@@ -20,7 +20,6 @@ from tests.pg import free_port
 
 from .compose import PROJECT, env_of
 
-CELERY_COMPAT = Path(__file__).resolve().parent / "celery_compat"
 # Container endpoint -> name of the local port that replaces it.
 ENDPOINTS = {
     "postgres:5432": "postgres",
@@ -48,8 +47,7 @@ LOCAL_ONLY = {
     "AIRFLOW_MLOPS_PROJECT": "the read-only checkout (compose mounts dags/, configs/, include/ at /opt/airflow)",
     "AIRFLOW__CORE__DAGS_FOLDER": "the test's dags folder: the repo's dags plus the test's DAGs",
     "PATH": "the project's venv (the image's airflow)",
-    "PYTHONPATH": "the checkout (the image installs airflow_mlops; tests.distributed.hostname lives here) and "
-    "celery_compat/ (celery 5.7 vs the celery provider in uv.lock; see its sitecustomize.py)",
+    "PYTHONPATH": "the checkout (the image installs airflow_mlops; tests.distributed.hostname lives here)",
     "LANG": "UTF-8 locale, as in the image",
     "MLOPS_HOSTNAME": "one host, several machines: each service names itself",
     "AIRFLOW__CORE__HOSTNAME_CALLABLE": "reads MLOPS_HOSTNAME (containers have distinct hostnames)",
@@ -164,7 +162,7 @@ def airflow_processes(
         "AIRFLOW_MLOPS_PROJECT": str(PROJECT),
         "AIRFLOW__CORE__DAGS_FOLDER": str(dags_folder),
         "PATH": os.pathsep.join([str(VENV_BIN), "/usr/bin", "/bin"]),
-        "PYTHONPATH": os.pathsep.join([str(CELERY_COMPAT), str(PROJECT)]),
+        "PYTHONPATH": str(PROJECT),
         "AIRFLOW__CORE__HOSTNAME_CALLABLE": "tests.distributed.hostname.hostname",
         "AIRFLOW__API__HOST": "127.0.0.1",
         "AIRFLOW__API__PORT": str(ports["api"]),
