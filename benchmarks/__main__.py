@@ -1,4 +1,8 @@
-"""Run the benchmarks and print one table (also written to benchmarks/RESULTS.md)."""
+"""Run the benchmarks and print one table (also written to benchmarks/RESULTS.md).
+
+The table replaces only the part of RESULTS.md before its first ``## `` / ``### `` heading: the sections below it
+(longer write-ups of single benchmarks, measured with their own options) are kept.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +38,17 @@ def _ratio(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}x"
 
 
+def _kept_sections(path: Path) -> str:
+    """The hand-written sections of ``path`` (from its first Markdown heading on), with a blank line before."""
+    if not path.is_file():
+        return ""
+    lines = path.read_text().splitlines(keepends=True)
+    for i, line in enumerate(lines):
+        if line.startswith("#"):
+            return "\n" + "".join(lines[i:])
+    return ""
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
     parser.add_argument("--only", nargs="*", help="benchmark modules to run, e.g. bench_parse")
@@ -65,7 +80,8 @@ def main(argv: list[str] | None = None) -> int:
     stamp = f"Measured {datetime.now(UTC):%Y-%m-%d} on {_machine()}{' (quick sizes)' if args.quick else ''}."
     table = "\n".join([stamp, "", header, *lines])
     print(table)
-    Path(args.out).write_text(table + "\n")
+    out = Path(args.out)
+    out.write_text(table + "\n" + _kept_sections(out))
     return 1 if failed else 0
 
 
