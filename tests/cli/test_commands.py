@@ -30,12 +30,13 @@ def test_reproduce_latest_prints_only_the_verdicts(scored):
     assert sorted(stdout) == [f"{MODEL} challenger version 2 {verdict}", f"{MODEL} champion version 1 {verdict}"]
 
 
-def test_the_warning_flood_is_back_with_pythonwarnings(scored):
-    """The silencing is what keeps reproduce quiet: a user who asks for warnings gets them."""
+def test_a_user_who_asks_for_warnings_gets_them_without_the_skops_flood(scored):
+    """reproduce silences library warnings by default; PYTHONWARNINGS=default brings them back, but the ~1,160
+    deprecation warnings skops' import used to provoke stay gone (it is imported under ``quiet_skops``)."""
     out = cli(scored, "reproduce", MODEL, "--logical-date", "2024-06-01", PYTHONWARNINGS="default")
     assert out.returncode == 0, out.stderr[-2000:]
     warned = [line for line in (out.stdout + out.stderr).splitlines() if "Warning" in line]
-    assert len(warned) > 100, (out.stdout + out.stderr)[:2000]
+    assert 1 <= len(warned) < 50, (out.stdout + out.stderr)[:2000]
 
 
 def test_reproduce_a_manual_run_typed_without_microseconds(scored):
