@@ -44,10 +44,13 @@ def test_a_broken_store_blanks_its_section_only(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://127.0.0.1:9")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "2")
+    # a remote MLflow rules out the embedded state DB: the state DB is a connection of its own, healthy here
+    state = tmp_path / "state.db"
+    monkeypatch.setenv("AIRFLOW_CONN_MLOPS_STATE", json.dumps({"conn_type": "sqlite", "host": str(state)}))
     view = collect("ride_demand", PROJECT / "dags" / "ride_demand.yaml")
     assert set(view.errors) == {"mlflow", "scores"}, view.errors
     assert view.reports and view.reports[0]["drift"]["share"] == 0.5
-    assert not (home / "promotion").exists()  # no history yet: nothing created by reading
+    assert not (home / "promotion").exists() and not state.exists()  # no history yet: nothing created by reading
     page = render([view], {"ride_demand": False})
     assert "<p class='err'>mlflow: " in page and "<p class='err'>scores: " in page
     assert page.count("class='point'") == 2 and "You may not trigger ride_demand__rollback" in page
