@@ -89,6 +89,9 @@ def demo_env(home: Path, project: Path) -> dict[str, str]:
             "AIRFLOW_CONN_SCORES_DB": json.dumps(_demo_home.scores_conn(home)),
             "PYTHONPATH": os.pathsep.join(filter(None, [str(project), env.get("PYTHONPATH", "")])),
             "GIT_PYTHON_REFRESH": "quiet",
+            # MLflow's telemetry thread sets and unsets an environment variable while task threads iterate
+            # os.environ (requests' proxy lookup): a rare KeyError failing an MLflow call. Nothing is sent offline.
+            "MLFLOW_DISABLE_TELEMETRY": env.get("MLFLOW_DISABLE_TELEMETRY", "true"),
         }
     )
     return env
