@@ -123,3 +123,17 @@ def check_embedded_allowed(conn_id: str, store: str, remote: dict[str, str] | No
             f"Airflow connection {conn_id!r} is not defined, but remote stores are configured ({listed}): "
             f"refusing to fall back to the embedded {store}; define {conn_id!r}"
         )
+
+
+def sql_connection_form(file_example: str, database_example: str) -> dict[str, Any]:
+    """The connection form of a PostgreSQL-or-SQLite hook (scores, state): a SQLite file goes in ``host``."""
+    return {
+        "hidden_fields": [],
+        "relabeling": {"host": "Host (PostgreSQL) or database file (SQLite)", "schema": "Database"},
+        "placeholders": {
+            "host": f"postgres.internal or {file_example}",
+            "schema": database_example,
+            "port": "5432",
+            "extra": '{"dialect": "postgres"}',
+        },
+    }

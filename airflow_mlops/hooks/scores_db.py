@@ -48,16 +48,9 @@ class ScoresDbHook(BaseHook):
     @classmethod
     def get_ui_field_behaviour(cls) -> dict[str, Any]:
         """The connection form: PostgreSQL fields, or a SQLite file path as host with ``dialect: sqlite``."""
-        return {
-            "hidden_fields": [],
-            "relabeling": {"host": "Host (PostgreSQL) or database file (SQLite)", "schema": "Database"},
-            "placeholders": {
-                "host": "postgres.internal or /data/scores.db",
-                "schema": "scores",
-                "port": "5432",
-                "extra": '{"dialect": "postgres"}',
-            },
-        }
+        from airflow_mlops.hooks.connections import sql_connection_form
+
+        return sql_connection_form("/data/scores.db", "scores")
 
     def test_connection(self) -> tuple[bool, str]:
         """Open a connection and run ``SELECT 1``."""
