@@ -125,6 +125,26 @@ class Cluster:
             os.killpg(self.procs[name].pid, sig)
         self.procs[name].wait(30)
 
+    def kill_worker_and_recover(
+        self, victim: str, dag_id: str, run_id: str, task_id: str, timeout: float = 300
+    ) -> tuple[str, float, list[dict]]:
+        """SIGKILL ``victim`` (running ``task_id``), wait for the run, restart the worker; ``(survivor, seconds
+        from the kill to the run's end, the task's tries)``, after checking the first try failed on ``victim``
+        and the last succeeded on the survivor."""
+        assert victim in WORKERS
+        survivor = next(w for w in WORKERS if w != victim)
+        began = time.monotonic()
+        self.kill(victim)  # the whole "machine": worker, its pool, the task's supervisor and process
+        try:
+            self.wait_for_run(dag_id, run_id, timeout=timeout)
+            recovered = time.monotonic() - began
+        finally:
+            self.restart(victim)
+        tries = self.tries(dag_id, run_id, task_id)
+        assert tries[0]["hostname"] == victim and tries[0]["state"] == "failed", tries
+        assert tries[-1]["hostname"] == survivor and tries[-1]["state"] == "success", tries
+        return survivor, recovered, tries
+
     def restart(self, name: str, timeout: float = 180) -> None:
         """Start a stopped service again and wait until it is up (a worker: its next "ready." line)."""
         assert self.procs[name].poll() is not None, f"{name} is still running"

@@ -24,7 +24,6 @@ import pytest
 
 from tests.pg import PostgresServer, _bin, postgres_server
 
-from .plan import WORKERS
 from .score_dags import write_score_dag
 
 pytestmark = pytest.mark.distributed
@@ -118,19 +117,8 @@ def test_worker_sigkilled_mid_copy_scores_once_on_the_other(cluster, score_dag, 
     run_id = cluster.trigger(score_dag, {"rows": ROWS})
     first = cluster.wait_for_task(score_dag, run_id, "score", "running", timeout=300)
     victim = first["hostname"]
-    assert victim in WORKERS
-    survivor = next(w for w in WORKERS if w != victim)
     sent = wait_for_copy(cluster.pg.dsn, ROWS // 3)
-    began = time.monotonic()
-    cluster.kill(victim)
-    try:
-        cluster.wait_for_run(score_dag, run_id, timeout=600)
-        recovered = time.monotonic() - began
-    finally:
-        cluster.restart(victim)
-    tries = cluster.tries(score_dag, run_id, "score")
-    assert tries[0]["hostname"] == victim and tries[0]["state"] == "failed", tries
-    assert tries[-1]["hostname"] == survivor and tries[-1]["state"] == "success", tries
+    survivor, recovered, tries = cluster.kill_worker_and_recover(victim, score_dag, run_id, "score", timeout=600)
     assert 0 < sent < ROWS
     same_rows(checksum(scores_dsn(cluster), run_id), reference)
     print(f"\n{victim} SIGKILLed with {sent:,} of {ROWS:,} rows sent by COPY: the run done on {survivor} "
