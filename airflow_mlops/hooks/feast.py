@@ -20,7 +20,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from functools import cached_property
+from functools import cache, cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -150,7 +150,10 @@ class FeastHook(BaseHook):
         digest = hashlib.sha256()
         for path in self.repo_files():
             digest.update(str(path.relative_to(self.repo_path)).encode() + b"\0" + path.read_bytes() + b"\0")
-        for name, value in self._definition_env().items():
+        env = self._definition_env()
+        if env[SOURCE_ENV] != "file":  # the home only locates file sources: workers with their own homes agree
+            env.pop("AIRFLOW_MLOPS_HOME")
+        for name, value in env.items():
             digest.update(f"{name}={value}\0".encode())
         return digest.hexdigest()
 
@@ -162,28 +165,30 @@ class FeastHook(BaseHook):
         env[SOURCE_ENV] = env[SOURCE_ENV] or TABLE_SOURCE_STORES.get(offline_type, "file")
         return env
 
-    def digest_file(self) -> Path:
-        """Where the digest of the last applied repo is kept: next to a local registry, else in the home."""
+    def digest_file(self) -> Path | None:
+        """Where a local registry's applied digest is kept (beside it); None for a shared registry (state DB)."""
         registry = self._local_registry_path(self.store)
-        if registry:
-            return Path(f"{registry}.sha256")
-        return settings.home_path("feast", f"{self.store.config.project}.repo.sha256")
+        return Path(f"{registry}.sha256") if registry else None
 
     def apply(self, force: bool = False) -> bool:
-        """Register the repo definitions when they changed since the last apply; True when applied."""
+        """Register the repo definitions when they changed since the last apply; True when applied.
+
+        A local (file) registry keeps the applied digest in a file beside it, under a file lock. Any other
+        registry (SQL, shared by every worker) keeps it in the state database, under its lock: one worker
+        applies, the others see the digest and skip, and nothing is written to a worker's disk.
+        """
         digest = self.repo_digest()
-        marker = self.digest_file()
-        with self._lock(marker.with_suffix(".lock")):
-            registry = self._local_registry_path(self.store)
-            registry_missing = registry is not None and not Path(registry).exists()
-            if not force and not registry_missing and marker.exists() and marker.read_text().strip() == digest:
+        local = self._local_registry_path(self.store)
+        record = _FileRecord(Path(local)) if local else _StateDbRecord(self)
+        with record.locked():
+            if not force and record.current() == digest:
                 self.log.info("Feast repo %s unchanged (digest %s): apply skipped", self.repo_path, digest[:12])
                 return False
             started = time.monotonic()
             objects, to_delete = self._plan()
             self.store.apply(objects, objects_to_delete=to_delete, partial=False)
             self.store.refresh_registry()
-            marker.write_text(digest + "\n")
+            record.save(digest)
             self.log.info(
                 "Feast apply of %s: %d objects registered, %d removed in %.1fs (digest %s)",
                 self.repo_path,
@@ -382,17 +387,88 @@ class FeastHook(BaseHook):
         path = Path(path)
         return str(path if path.is_absolute() else self.repo_path / path)
 
-    @staticmethod
+
+class _FileRecord:
+    """Embedded: ``<registry>.sha256`` beside the registry file, ``flock`` on ``<registry>.lock``."""
+
+    def __init__(self, registry: Path) -> None:
+        self.registry, self.marker = registry, Path(f"{registry}.sha256")
+
     @contextmanager
-    def _lock(path: Path) -> Iterator[None]:
-        """An exclusive file lock, so two tasks never apply to one registry at once."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with path.open("w") as handle:
+    def locked(self) -> Iterator[None]:
+        lock = self.marker.with_suffix(".lock")
+        lock.parent.mkdir(parents=True, exist_ok=True)
+        with lock.open("w") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
             try:
                 yield
             finally:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def current(self) -> str | None:
+        if not self.registry.exists() or not self.marker.exists():
+            return None
+        return self.marker.read_text().strip()
+
+    def save(self, digest: str) -> None:
+        self.marker.write_text(digest + "\n")
+
+
+class _StateDbRecord:
+    """Shared registry: table ``feast_applies`` of the state database, its cross-machine lock.
+
+    The digest counts only while the registry still lists feature views of the project (a registry
+    database that was emptied is applied again).
+    """
+
+    def __init__(self, hook: FeastHook) -> None:
+        from airflow_mlops.hooks.state_db import StateDbHook
+
+        self.hook = hook
+        self.project = hook.store.config.project
+        self.state = StateDbHook()
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        self.state.create_all(_applies_table().metadata)
+        with self.state.lock(f"feast-apply:{self.project}"):
+            yield
+
+    def current(self) -> str | None:
+        from sqlalchemy import select
+
+        table = _applies_table()
+        with self.state.get_engine().connect() as conn:
+            digest = conn.execute(select(table.c.digest).where(table.c.project == self.project)).scalar()
+        if digest is None:
+            return None
+        self.hook.store.refresh_registry()
+        return digest if self.hook.store.list_feature_views() else None
+
+    def save(self, digest: str) -> None:
+        from datetime import UTC
+
+        from sqlalchemy import delete, insert
+
+        table = _applies_table()
+        row = {"project": self.project, "digest": digest, "applied_at": datetime.now(UTC).isoformat()}
+        with self.state.get_engine().begin() as conn:
+            conn.execute(delete(table).where(table.c.project == self.project))
+            conn.execute(insert(table).values(**row))
+
+
+@cache
+def _applies_table() -> Any:
+    """Table ``feast_applies`` (project, digest, applied_at) of the state database."""
+    from sqlalchemy import Column, MetaData, String, Table, Text
+
+    return Table(
+        "feast_applies",
+        MetaData(),
+        Column("project", Text, primary_key=True),
+        Column("digest", String(64), nullable=False),
+        Column("applied_at", String(40), nullable=False),
+    )
 
 
 @contextmanager

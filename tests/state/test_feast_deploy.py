@@ -1,6 +1,6 @@
 """docs/deploy.md's deployment feature_store.yaml, run for real: registry (SQL) and online store in PostgreSQL,
-sources as PostgreSQL tables. Apply, materialize and online reads leave the worker's MLOps home without
-Feast data (only FeastHook's apply-skip marker, a cache)."""
+sources as PostgreSQL tables, the applied digest in the state database. Apply, materialize and online reads
+leave the worker's MLOps home empty; a second worker (another home) sees the digest and skips the apply."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ def test_documented_deployment_config_keeps_feast_state_in_postgres(state_pg, tm
 
     home = tmp_path / "worker-home"
     monkeypatch.setenv("AIRFLOW_MLOPS_HOME", str(home))
+    monkeypatch.setenv("AIRFLOW_CONN_MLOPS_STATE", state_pg.airflow_conn_json)
     monkeypatch.delenv("AIRFLOW_MLOPS_FEATURE_SOURCE", raising=False)
     values = {"HOST": state_pg.host, "PORT": state_pg.port, "DATABASE": state_pg.dbname, "USER": state_pg.user}
     for name, value in values.items():
@@ -55,8 +56,16 @@ def test_documented_deployment_config_keeps_feast_state_in_postgres(state_pg, tm
     (repo / "feature_store.deploy.yaml").write_text(documented_config())
 
     hook = FeastHook(repo, fs_yaml_file="feature_store.deploy.yaml")
+    assert hook.digest_file() is None
     assert hook.apply() is True
     assert type(hook.store.registry).__name__ == "SqlRegistry"
+    assert hook.apply() is False  # the digest recorded in the state database
+    monkeypatch.setenv("AIRFLOW_MLOPS_HOME", str(tmp_path / "other-worker-home"))
+    assert FeastHook(repo, fs_yaml_file="feature_store.deploy.yaml").apply() is False  # another worker skips too
+    with psycopg.connect(state_pg.dsn, autocommit=True) as conn:
+        conn.execute("DELETE FROM feature_views; DELETE FROM feature_view_version_history")  # views lost: re-apply
+    assert FeastHook(repo, fs_yaml_file="feature_store.deploy.yaml").apply() is True
+    monkeypatch.setenv("AIRFLOW_MLOPS_HOME", str(home))
     assert hook.materialize(END, ["zone_hourly"])
     online = hook.store.get_online_features(
         features=["zone_hourly:temperature", "zone_hourly:zone_type"], entity_rows=[{"zone_id": z} for z in (1, 2)]
@@ -71,6 +80,8 @@ def test_documented_deployment_config_keeps_feast_state_in_postgres(state_pg, tm
             )
         }
     assert "public.feature_views" in tables and "public.feast_metadata" in tables  # the SQL registry
+    assert "public.feast_applies" in tables  # the applied digest (state DB; here the same database)
     assert any(t.startswith("feast_online.") and "zone_hourly" in t for t in tables), tables  # the online store
-    left = sorted(str(p.relative_to(home)) for p in home.rglob("*") if p.is_file()) if home.exists() else []
-    assert [f for f in left if not re.fullmatch(r"feast/airflow_mlops\.repo\.(sha256|lock)", f)] == [], left
+    for worker_home in (home, tmp_path / "other-worker-home"):
+        left = [str(p) for p in worker_home.rglob("*") if p.is_file()] if worker_home.exists() else []
+        assert left == [], left
