@@ -5,7 +5,7 @@
 provider from ``get_openlineage_facets_on_complete``. Dataset names:
 
 - files (label source, datasets, which are content-addressed): namespace ``file``, the absolute path, and
-  the dataset's sha256 as its version;
+  the dataset's sha256 as its version; objects in ``[mlops] storage_url``: namespace ``s3://<bucket>``, the key;
 - Feast feature views: namespace ``feast://<project>``, the view's name;
 - MLflow model versions: namespace ``mlflow://<tracking host:port>`` (a local store: its path), name
   ``<model>/versions/<n>``;
@@ -37,7 +37,12 @@ class Ref:
 Lineage = tuple[list[Ref], list[Ref]]
 
 
-def file_ref(path: str | os.PathLike[str], digest: str | None = None) -> Ref:
+def file_ref(path: Any, digest: str | None = None) -> Ref:
+    """A file (namespace ``file``, absolute path) or an object (namespace ``<scheme>://<bucket>``, its key)."""
+    text = str(path)
+    if "://" in text and not isinstance(path, Path):
+        parts = urlsplit(text)
+        return Ref(f"{parts.scheme}://{parts.hostname or parts.netloc}", parts.path.lstrip("/"), digest or None)
     return Ref("file", str(Path(path).resolve()), digest or None)
 
 
@@ -90,7 +95,7 @@ def scores_ref(conn_id: str, table: str) -> Ref:
 def _materialize(op: Any, result: dict) -> Lineage:
     f = op.spec.features
     source = f.label_source if op.purpose == "train" else (f.scoring_source or f.label_source)
-    inputs = [*feast_refs(op), file_ref(settings.data_dir() / source)]
+    inputs = [*feast_refs(op), file_ref(settings.input_path(source))]
     return inputs, [file_ref(result["dataset"], result.get("digest"))]
 
 

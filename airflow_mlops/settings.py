@@ -65,8 +65,25 @@ def home_path(*parts: str) -> Path:
 
 
 def data_dir() -> Path:
-    """Parquet inputs: feature sources, labels, scoring entities."""
+    """Local parquet inputs: feature sources, labels, scoring entities (readers use :func:`input_path`)."""
     return _dir("data")
+
+
+def input_path(relative: str) -> Any:
+    """An input file named relative to the data folder (a spec's ``label_source`` / ``scoring_source``).
+
+    ``<MLOps home>/data/<relative>`` (symbolic links resolved, kept inside), or with ``[mlops] storage_url``
+    the object ``<storage_url>/data/<relative>``, which every worker reads alike.
+    """
+    url = storage_url()
+    if url is None:
+        from airflow_mlops.spec.paths import inside
+
+        return inside(data_dir(), relative)
+    from airflow_mlops.datasets import location
+    from airflow_mlops.spec.paths import check_relative
+
+    return location(f"{url}/data/{check_relative(relative)}")
 
 
 def reports_dir() -> Path:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from airflow_mlops import settings
@@ -65,16 +64,16 @@ def prediction_column(model: Any, task: str, features: pd.DataFrame) -> Any:
     return predict(model, features, task).score
 
 
-def attach_labels(spec: ModelSpec, current: pd.DataFrame, label_file: Path | None = None) -> pd.DataFrame:
+def attach_labels(spec: ModelSpec, current: pd.DataFrame, label_file: Any = None) -> pd.DataFrame:
     """``current`` with the label joined from the spec's label source on entity + timestamp (NaN when none)."""
-    import pandas as pd
+    from airflow_mlops import datasets
 
     f = spec.features
-    label_file = label_file or settings.data_dir() / f.label_source
+    label_file = label_file or settings.input_path(f.label_source)
     keys = [f.entity, f.timestamp]
-    if f.label in current.columns or not label_file.exists() or not set(keys) <= set(current.columns):
+    if f.label in current.columns or not set(keys) <= set(current.columns) or not datasets.exists(label_file):
         return current
-    labels = pd.read_parquet(label_file, columns=[*keys, f.label]).drop_duplicates(keys, keep="last")
+    labels = datasets.read_parquet(label_file, columns=[*keys, f.label]).drop_duplicates(keys, keep="last")
     for key in keys:
         if str(current[key].dtype) != str(labels[key].dtype):
             labels[key] = labels[key].astype(current[key].dtype)

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Literal
 
 from airflow_mlops import settings
-from airflow_mlops.datasets import save_parquet
+from airflow_mlops.datasets import parquet_file, read_parquet, save_parquet
 from airflow_mlops.features.window import Window, run_window, training_end
 from airflow_mlops.operators.base import SpecOperator
-from airflow_mlops.spec.paths import contained, inside
+from airflow_mlops.spec.paths import contained
 from airflow_mlops.spec.schema import duration_seconds
 
 if TYPE_CHECKING:
@@ -139,9 +139,9 @@ def entity_frame(
     import pandas as pd
 
     f = spec.features
-    path = inside(settings.data_dir(), source_name(spec, purpose))
+    path = settings.input_path(source_name(spec, purpose))
     wanted = [f.entity, f.timestamp] + ([f.label] if purpose == "train" else [])
-    frame = pd.read_parquet(path, columns=source_columns(path, wanted))
+    frame = read_parquet(path, columns=source_columns(path, wanted))
     stamps = pd.to_datetime(frame[f.timestamp], utc=True)
     chosen = pd.Series(True, index=frame.index)
     if interval is not None:
@@ -156,11 +156,10 @@ def entity_frame(
 
 def source_columns(path: Any, columns: list[str]) -> list[str]:
     """``columns``, after checking the parquet file at ``path`` has them (a DataError names what arrived)."""
-    import pyarrow.parquet as pq
-
     from airflow_mlops.validation.errors import DataError, missing_columns_message
 
-    arrived = list(pq.read_schema(path).names)
+    with parquet_file(path) as parquet:
+        arrived = list(parquet.schema_arrow.names)
     missing = [c for c in columns if c not in arrived]
     if missing:
         raise DataError(missing_columns_message(str(path), missing, arrived, columns))

@@ -70,16 +70,16 @@ class NewDataSignalOperator(SpecOperator):
 
     def execute(self, context: Any) -> dict[str, Any]:
         import pyarrow.compute as pc
-        import pyarrow.parquet as pq
 
-        from airflow_mlops import settings
+        from airflow_mlops import datasets, settings
         from airflow_mlops.monitoring.ledger import Ledger
 
         spec, model = self.spec, self.spec.model.name
-        source = settings.data_dir() / spec.features.label_source
-        if not source.exists():
+        source = settings.input_path(spec.features.label_source)
+        if not datasets.exists(source):
             raise AirflowSkipException(f"label source {source} does not exist")
-        table = pq.read_table(source, columns=[spec.features.timestamp])
+        with datasets.parquet_file(source) as parquet:
+            table = parquet.read(columns=[spec.features.timestamp])
         rows = table.num_rows
         newest = str(pc.max(table.column(0)).as_py()) if rows else ""
         ledger = Ledger()

@@ -78,6 +78,15 @@ def stop_all(procs: list[subprocess.Popen], grace: float = 20) -> None:
         stop(proc, grace=0)
 
 
+def files_under(folder: str | Path) -> list[str]:
+    """Every file under ``folder`` but the rule-check cache's empty markers (rules/cache.py: "this rule text
+    compiled", written when a worker parses a spec's DAG file; a cache, not state)."""
+    markers = Path(folder) / "cache" / "rules"
+    return sorted(
+        str(p) for p in Path(folder).rglob("*") if p.is_file() and not (p.parent == markers and p.stat().st_size == 0)
+    )
+
+
 def copy_dags(target: Path, extra: dict[str, str]) -> Path:
     """The repo's dags (stubs and specs) plus the test's DAG files, in one folder every service reads."""
     target.mkdir(parents=True)

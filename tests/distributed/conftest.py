@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -24,7 +25,10 @@ def cluster() -> Cluster:
             yield running
     finally:
         _CLUSTER.clear()
-        shutil.rmtree(root, ignore_errors=True)
+        if os.environ.get("MLOPS_DIST_KEEP"):  # keep every service's log and the workers' folders to read
+            print(f"\ndistributed stack folder kept: {root}")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.hookimpl(wrapper=True)

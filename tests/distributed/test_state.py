@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import psycopg
 import pytest
 
+from .cluster import files_under
 from .dags import MLFLOW_DAG, MLFLOW_TASKS, STATE_DAG, STATE_TASKS
 from .plan import WORKERS
 
 pytestmark = pytest.mark.distributed
-
-
-def files_under(folder: str) -> list[str]:
-    """Every file under ``folder`` but the rule-check cache's empty markers (rules/cache.py: "this rule text
-    compiled", written when a worker parses a spec's DAG file; a cache, not state)."""
-    markers = Path(folder) / "cache" / "rules"
-    return sorted(
-        str(p) for p in Path(folder).rglob("*") if p.is_file() and not (p.parent == markers and p.stat().st_size == 0)
-    )
 
 
 def test_ledger_written_by_both_workers_lands_in_postgres(cluster):

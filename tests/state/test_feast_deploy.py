@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 
 import pandas as pd
 import pytest
+import yaml
 
 from tests.conftest import PROJECT
 
@@ -39,9 +40,6 @@ def test_documented_deployment_config_keeps_feast_state_in_postgres(state_pg, tm
     for table in ("zone_hourly", "rider_activity"):
         pd.read_parquet(data / f"{table}.parquet").to_sql(table, engine, if_exists="replace", index=False)
     engine.dispose()
-    with psycopg.connect(state_pg.dsn, autocommit=True) as conn:
-        conn.execute("CREATE SCHEMA IF NOT EXISTS feast_online")
-
     home = tmp_path / "worker-home"
     monkeypatch.setenv("AIRFLOW_MLOPS_HOME", str(home))
     monkeypatch.setenv("AIRFLOW_CONN_MLOPS_STATE", state_pg.airflow_conn_json)
@@ -51,9 +49,9 @@ def test_documented_deployment_config_keeps_feast_state_in_postgres(state_pg, tm
         monkeypatch.setenv(f"FEAST_PG_{name}", str(value))
     monkeypatch.setenv("FEAST_PG_PASSWORD", state_pg.password)
     monkeypatch.setenv("FEAST_PG_SSLMODE", "disable")  # the test server has no TLS
-    repo = tmp_path / "feature_repo"  # the demo's definitions with the documented config beside them
+    assert yaml.safe_load(documented_config()) == yaml.safe_load((REPO / "feature_store.deploy.yaml").read_text())
+    repo = tmp_path / "feature_repo"  # the demo's definitions and the committed deployment config
     shutil.copytree(REPO, repo, ignore=shutil.ignore_patterns("__pycache__"))
-    (repo / "feature_store.deploy.yaml").write_text(documented_config())
 
     hook = FeastHook(repo, fs_yaml_file="feature_store.deploy.yaml")
     assert hook.digest_file() is None
