@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 TIMESTAMP = "event_timestamp"  # the entity frame's event-time column (Feast's name)
 _ROW = "__pit_row"
+_MICROS_COL = "__pit_us"  # the batch row's time, microseconds since the epoch
+_LOW = 2**64  # the composite ASOF key: event microseconds * 2**64 + a created rank below 2**64
 _MICROS = "datetime64[us, UTC]"
 
 
@@ -130,10 +132,14 @@ def retrieve(entity_df: pd.DataFrame, plans: list[ViewPlan]) -> pd.DataFrame:
     import pandas as pd
     import pyarrow as pa
 
-    needed = list(dict.fromkeys([*(k for view in plans for k in view.join_keys), TIMESTAMP]))
-    batch = pa.Table.from_pandas(entity_df[needed], preserve_index=False)
-    batch = batch.append_column(_ROW, pa.array(range(len(entity_df)), pa.int64()))
+    keys = list(dict.fromkeys(k for view in plans for k in view.join_keys))
     stamps = pd.to_datetime(entity_df[TIMESTAMP], utc=True)
+    # Each row's time in whole microseconds, rounded down (sources are read at microseconds; Feast refuses finer
+    # entity times): the ASOF probe and the ttl check use only this.
+    nanos = stamps.to_numpy(dtype="datetime64[ns]").view("int64")
+    batch = pa.Table.from_pandas(entity_df[keys], preserve_index=False)
+    batch = batch.append_column(_ROW, pa.array(np.arange(len(entity_df), dtype=np.int64)))
+    batch = batch.append_column(_MICROS_COL, pa.array(nanos // 1000, pa.int64(), mask=stamps.isna().to_numpy()))
     con = duckdb.connect(config={"temp_directory": _spill_dir()})
     try:
         con.execute("SET TimeZone = 'UTC'")
@@ -159,33 +165,36 @@ def _spill_dir() -> str:
 def _query(plans: list[ViewPlan], first: Any, last: Any) -> str:
     """The SQL: per view a projected, filtered CTE, then one ASOF LEFT JOIN each (rows in no particular order).
 
-    With a created column the ASOF order is the pair (event time, created time): the match is the newest
-    event time at or before the row's, and among rows with that event time the one created last (a null
-    created time loses, as in Feast's ``ORDER BY ... DESC``), without a window over the source rows.
+    The ASOF order is one integer per source row: its event time in microseconds, or, with a created column,
+    the HUGEINT ``event_us * 2**64 + created rank`` (created microseconds shifted into ``[1, 2**64)``, a null
+    created time 0): the match is the newest event time at or before the row's, and among rows with that event
+    time the one created last (a null created time loses, as in Feast's ``ORDER BY ... DESC``), without a
+    window or a second sort key over the source rows. The ttl check reads the same key.
     """
     ctes, joins, selected = [], [], []
-    ts = f"b.{_q(TIMESTAMP)}"
+    us = f"b.{_MICROS_COL}"
     for i, view in enumerate(plans):
-        alias, vts = f"v{i}", f"__pit_ts_{i}"
+        alias = f"v{i}"
         keys = ", ".join(_q(k) for k in view.join_keys)
-        event = f"{_q(view.timestamp)}::TIMESTAMPTZ"
-        order, probe = vts, ts
+        event = f"epoch_us({_q(view.timestamp)}::TIMESTAMPTZ)"
+        order, probe, scale = event, us, ""
         if view.created:
-            created = f"coalesce({_q(view.created)}::TIMESTAMPTZ, '-infinity'::TIMESTAMPTZ)"
-            order, probe = f"{{'t': {event}, 'c': {created}}}", f"{{'t': {ts}, 'c': 'infinity'::TIMESTAMPTZ}}"
+            created = f"coalesce(epoch_us({_q(view.created)}::TIMESTAMPTZ)::HUGEINT + {2**63}, 0)"
+            order, scale = f"{event}::HUGEINT * {_LOW} + {created}", f"::HUGEINT * {_LOW}"
+            probe = f"{us}{scale} + {_LOW - 1}"
         where = [f"{_q(view.timestamp)} <= {_stamp(last)}"]
         if view.ttl:
             where.append(f"{_q(view.timestamp)} >= {_stamp(first)} - {_interval(view.ttl)}")
         on_keys = " AND ".join(f"f.{_q(k)} = k.{_q(k)}" for k in view.join_keys)
         ctes.append(
-            f"{alias} AS (SELECT * FROM (SELECT {keys}, {event} AS {vts}, {order} AS __pit_order, "
+            f"{alias} AS (SELECT * FROM (SELECT {keys}, {order} AS __pit_order, "
             f"{', '.join(_q(f) for f in view.features)} FROM read_parquet({_lit(view.path)}) "
             f"WHERE {' AND '.join(where)}) f SEMI JOIN (SELECT DISTINCT {keys} FROM __pit_batch) k ON {on_keys})"
         )
         on = " AND ".join(f"b.{_q(k)} = {alias}.{_q(k)}" for k in view.join_keys)
-        on += f" AND {probe} >= {alias}.__pit_order"
-        joins.append(f"ASOF LEFT JOIN {alias} ON {on}")
-        live = f"{alias}.{vts} >= {ts} - {_interval(view.ttl)}" if view.ttl else None
+        joins.append(f"ASOF LEFT JOIN {alias} ON {on} AND {probe} >= {alias}.__pit_order")
+        ttl_us = int(view.ttl / timedelta(microseconds=1)) if view.ttl else 0
+        live = f"{alias}.__pit_order >= ({us} - {ttl_us}){scale}" if view.ttl else None
         for feature in view.features:
             column = f"{alias}.{_q(feature)}"
             selected.append(f"CASE WHEN {live} THEN {column} END AS {_q(feature)}" if live else f"{column}")

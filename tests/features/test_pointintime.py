@@ -81,7 +81,10 @@ def _sources(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
     twins = trips.sample(200, random_state=1).copy()
     twins["created"] = twins["created"] + pd.to_timedelta(rng.choice([-1, 1], 200) * rng.integers(1, 600, 200), "s")
     twins["trips_today"] = twins["trips_today"] + 1000
-    trips = pd.concat([trips, twins], ignore_index=True).drop_duplicates(["driver_id", "event_timestamp", "created"])
+    # 40 more twins without a created time: a null created time loses the tie (Feast's ORDER BY ... DESC)
+    unstamped = trips.sample(40, random_state=4).assign(created=pd.NaT, trips_today=lambda f: f.trips_today + 2000)
+    trips = pd.concat([trips, twins, unstamped], ignore_index=True)
+    trips = trips.drop_duplicates(["driver_id", "event_timestamp", "created"])
     days = pd.date_range(T0, periods=5, freq="D", tz="UTC")
     profile = pd.DataFrame(
         {
@@ -91,6 +94,9 @@ def _sources(rng: np.random.Generator) -> tuple[pd.DataFrame, pd.DataFrame]:
             "fare": rng.normal(20, 5, 25 * len(days)),
         }
     )
+    # rows before 1970 (negative epoch times) for five drivers: served to batch rows before the first day
+    early = profile.iloc[:: len(days)].head(5).assign(ts=pd.Timestamp("1969-12-31 23:00", tz="UTC"), age_days=7777)
+    profile = pd.concat([early, profile], ignore_index=True)
     return trips.sample(frac=1, random_state=2).reset_index(drop=True), profile
 
 
@@ -158,6 +164,8 @@ def test_same_answer_as_feast_for_a_feature_service(world):
     assert ours.loc[ours.driver_id >= 26, ["trips_today", "age_days"]].isna().all().all()
     assert ours.age_days.notna().sum() > ours.trips_today.notna().sum()  # no ttl on profile
     assert ours.rating.isna().sum() > ours.trips_today.isna().sum()  # null ratings served as null
+    assert not (ours.trips_today >= 2000).any()  # a twin without created time never wins
+    assert (ours.age_days == 7777).any()  # a row from 1969 served
 
 
 def test_same_answer_as_feast_for_refs_and_int_dtypes_without_gaps(world):
@@ -172,7 +180,11 @@ def test_same_answer_as_feast_for_refs_and_int_dtypes_without_gaps(world):
 def test_ttl_boundary_and_ties(world):
     hook, batch, trips = world
     ours, _ = _both(hook, batch, ["trips:trips_today"])
-    newest = trips.sort_values(["event_timestamp", "created"]).groupby(["driver_id", "event_timestamp"]).tail(1)
+    newest = (
+        trips.sort_values(["event_timestamp", "created"], na_position="first")
+        .groupby(["driver_id", "event_timestamp"])
+        .tail(1)
+    )
     served = newest.set_index(["driver_id", "event_timestamp"]).trips_today
     exact = ours.iloc[600:660]  # entity rows at a feature row's own event time: that row (the tie's newest)
     keys = zip(exact.driver_id, exact.event_timestamp, strict=True)
@@ -204,9 +216,11 @@ def test_unsupported_views_go_through_feast_with_a_log_line(world, capsys):
 def test_nanosecond_batch_times(world):
     """Feast refuses entity times finer than microseconds (arrow cast); served here as at the microsecond."""
     hook, batch, _ = world
-    odd = batch.head(30).assign(event_timestamp=lambda f: f.event_timestamp + pd.Timedelta(nanoseconds=1))
+    rows = pd.concat([batch.head(30), batch.iloc[660:690]])  # random times, and exactly ttl after a feature row
+    odd = rows.assign(event_timestamp=lambda f: f.event_timestamp + pd.Timedelta(nanoseconds=1))
     refs = ["trips:trips_today", "profile:fare"]
-    ours, _ = _both(hook, batch.head(30), refs)
+    ours, _ = _both(hook, rows, refs)
+    assert ours.trips_today.iloc[30:].notna().all()  # at the ttl boundary, 1 ns later, still served
     from airflow_mlops.features import pointintime
 
     served = pointintime.retrieve(odd, pointintime.plan(hook.store, refs))
