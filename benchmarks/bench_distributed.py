@@ -74,6 +74,19 @@ def _affinities(pid: int) -> dict[int, tuple[int, ...]]:
     return out
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds used so far by ``pid``'s tree, the exited task processes included (their reaper's children
+    times; a live process's children times count only children it has reaped, so nothing is counted twice)."""
+    import psutil
+
+    total = 0.0
+    for proc in _tree(pid):
+        with contextlib.suppress(psutil.Error):
+            t = proc.cpu_times()
+            total += t.user + t.system + t.children_user + t.children_system
+    return total
+
+
 def _cpu_times() -> dict[str, tuple[int, int]]:
     """Per core: (busy, total) jiffies from /proc/stat."""
     out = {}
@@ -111,6 +124,7 @@ def _states(cluster, runs: dict[str, str]) -> dict[str, str]:
 def _round(cluster, dag_ids: list[str], rows: int, workers: list[str], timeout: float = 3600) -> dict:
     """Trigger one run per DAG at once and wait for all; the round's makespan and timeline."""
     cpu0 = _cpu_times()
+    used0 = {w: tree_cpu(cluster.procs[w].pid) for w in workers}
     began = time.time()
     runs = _post_runs(cluster, dag_ids, rows)
     posted = time.time() - began
@@ -129,6 +143,7 @@ def _round(cluster, dag_ids: list[str], rows: int, workers: list[str], timeout: 
             raise TimeoutError(f"runs still pending after {timeout:.0f}s: {sorted(pending)}")
         time.sleep(2)
     cpu1 = _cpu_times()
+    used = {w: tree_cpu(cluster.procs[w].pid) - used0[w] for w in workers}
     with cluster.api() as api:
         dag_runs = [api.get(f"/dags/{d}/dagRuns/{r}").raise_for_status().json() for d, r in runs.items()]
     tis = [ti for d, r in runs.items() for ti in cluster.task_instances(d, r)]
@@ -137,6 +152,7 @@ def _round(cluster, dag_ids: list[str], rows: int, workers: list[str], timeout: 
         "makespan": ended - began,
         "posted_s": posted,
         "timeline": timeline(tis, began, ended),
+        "worker_cpu_s": used,
         "cores": {c: (cpu1[c][0] - cpu0[c][0]) / max(1, cpu1[c][1] - cpu0[c][1]) for c in cpu0},
         "affinity": {w: sorted(seen[w]) for w in workers},
         "hosts": sorted({ti["hostname"] or "-" for ti in tis}),
@@ -180,12 +196,15 @@ def describe(found: dict, slots: int) -> str:
         for h, busy in sorted(t["busy_s"].items())
     )
     cores = ", ".join(f"{c} {share:.0%}" for c, share in sorted(found["cores"].items()))
+    got = ", ".join(
+        f"{w} {cpu:.0f} CPU-s = {cpu / t['makespan']:.2f} core" for w, cpu in sorted(found["worker_cpu_s"].items())
+    )
     median = ", ".join(f"{k} {v:.1f} s" for k, v in t["median_task_s"].items())
     return (
         f"makespan {found['makespan']:.1f} s (POSTs {found['posted_s']:.1f} s; first task started at "
         f"{t['first_start']:.1f} s; last task end → run end {t['last_end_to_run_end']:.1f} s); median task {median}; "
         f"queued→start {t['queued_s']:.1f} s, stage end → score start {t['handoff_s']:.1f} s (means); {workers}; "
-        f"cores busy {cores}; load avg {found['load'][0]:.1f}"
+        f"CPU the workers got: {got}; cores busy {cores}; load avg {found['load'][0]:.1f}"
     )
 
 
@@ -205,7 +224,7 @@ def measure(models: int, rows: int, sequence: tuple[int, ...] = (2, 1)) -> dict:
             for i in range(models)
         ]
         t0 = time.monotonic()
-        warm = {d: cluster.trigger(d, {"rows": rows}) for d in dag_ids}  # parse, unpause, train each champion
+        warm = {d: cluster.trigger(d, {"rows": 1000}) for d in dag_ids}  # parse, unpause, train each champion
         for dag_id, run_id in warm.items():
             cluster.wait_for_run(dag_id, run_id, timeout=1800)
         warmup = time.monotonic() - t0
