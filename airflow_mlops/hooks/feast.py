@@ -340,6 +340,8 @@ class FeastHook(BaseHook):
         frame[ROW_COLUMN] = range(len(frame))
         result, how = self._point_in_time(frame, self.feature_refs(spec))
         result = result.drop(columns=ROW_COLUMN)
+        # every engine answers in UTC; some (Feast's PostgreSQL store) drop the zone: the dataset keeps the input's
+        result["event_timestamp"] = pd.to_datetime(result["event_timestamp"], utc=True)
         if spec.features.timestamp != "event_timestamp":
             result = result.rename(columns={"event_timestamp": spec.features.timestamp})
         if len(result) != len(frame):

@@ -66,6 +66,8 @@ def prediction_column(model: Any, task: str, features: pd.DataFrame) -> Any:
 
 def attach_labels(spec: ModelSpec, current: pd.DataFrame, label_file: Any = None) -> pd.DataFrame:
     """``current`` with the label joined from the spec's label source on entity + timestamp (NaN when none)."""
+    import pandas as pd
+
     from airflow_mlops import datasets
 
     f = spec.features
@@ -75,6 +77,9 @@ def attach_labels(spec: ModelSpec, current: pd.DataFrame, label_file: Any = None
         return current
     labels = datasets.read_parquet(label_file, columns=[*keys, f.label]).drop_duplicates(keys, keep="last")
     for key in keys:
+        if key == f.timestamp:  # naive stamps are UTC (as Feast reads them); compare both sides in UTC
+            current = current.assign(**{key: pd.to_datetime(current[key], utc=True)})
+            labels[key] = pd.to_datetime(labels[key], utc=True)
         if str(current[key].dtype) != str(labels[key].dtype):
             labels[key] = labels[key].astype(current[key].dtype)
     return current.merge(labels, on=keys, how="left")

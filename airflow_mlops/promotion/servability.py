@@ -75,8 +75,7 @@ def check_servable(
 
 
 def _probe(name: str, version: str, task: str, sample: str | None, columns: list[str] | None) -> dict:
-    import pandas as pd
-
+    from airflow_mlops.datasets import location, read_parquet
     from airflow_mlops.hooks.mlflow import MLflowHook
     from airflow_mlops.scoring.predict import predict
 
@@ -84,7 +83,7 @@ def _probe(name: str, version: str, task: str, sample: str | None, columns: list
     loaded = hook.load_verified(name, version, with_input=True)
     model = loaded.model
     if sample:
-        frame = pd.read_parquet(sample)
+        frame = read_parquet(location(sample))  # a local file, or an object below [mlops] storage_url
         if not columns and loaded.columns:
             columns = loaded.columns  # the logged signature says which columns the model takes
         if columns:
