@@ -211,19 +211,22 @@ class MLflowHook(BaseHook):
         """Set one tag on a model version."""
         self.get_conn().set_model_version_tag(name, str(version), key, value)
 
-    def load_model(self, name: str, version: str) -> Any:
+    def load_model(self, name: str, version: str, *, known: ModelVersionRef | None = None) -> Any:
         """The scikit-learn model of ``name`` version ``version``, only as our training DAG registered it.
 
         Checks the version's seal and every file's sha256, then reads ``model.skops`` with our own trust list;
         never pickle. Raises :class:`~airflow_mlops.hooks.model_artifact.ModelArtifactError` otherwise.
+        ``known``: the version as just read from the registry (e.g. by :meth:`version_by_alias`): one lookup less.
         """
-        return self.load_verified(name, version).model
+        return self.load_verified(name, version, known=known).model
 
-    def load_verified(self, name: str, version: str, *, with_input: bool = False) -> VerifiedModel:
+    def load_verified(
+        self, name: str, version: str, *, with_input: bool = False, known: ModelVersionRef | None = None
+    ) -> VerifiedModel:
         """Like :meth:`load_model`, with what the verified MLmodel says about the input (``with_input``)."""
         from airflow_mlops.hooks import model_artifact
 
-        return model_artifact.load_version(self.get_conn(), name, str(version), with_input=with_input)
+        return model_artifact.load_version(self.get_conn(), name, str(version), with_input=with_input, known=known)
 
     def seal_version(self, name: str, version: str) -> str:
         """Record the digests of a version we just registered (tags ``mlops.model_sha256``/``mlops.model_files``)."""

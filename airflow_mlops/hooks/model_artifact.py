@@ -194,11 +194,17 @@ def _input_info(folder: Path) -> tuple[list[str] | None, Any]:
     return columns, example
 
 
-def load_version(client: Any, name: str, version: str, *, with_input: bool = False) -> VerifiedModel:
-    """Load ``name`` version ``version`` after checking the seal and every file's digest (see module doc)."""
+def load_version(client: Any, name: str, version: str, *, with_input: bool = False, known: Any = None) -> VerifiedModel:
+    """Load ``name`` version ``version`` after checking the seal and every file's digest (see module doc).
+
+    ``known``: that version as the caller just read it from the registry (name, version, run id, tags, e.g. an
+    alias lookup), which saves asking again; its tags are checked exactly as a fresh read's would be.
+    """
     version = str(version)
     label = f"{name} v{version}"
-    mv = client.get_model_version(name, version)
+    if known is not None and (str(known.name), str(known.version)) != (name, version):
+        raise ValueError(f"{label}: the version given is {known.name} v{known.version}")
+    mv = known if known is not None else client.get_model_version(name, version)
     expected = expected_digest(client, mv)
     with tempfile.TemporaryDirectory(prefix="mlops-model-") as tmp:
         folder = download(client, name, version, Path(tmp))

@@ -77,7 +77,7 @@ class BatchScoreOperator(MLflowSpecOperator):
         conn_id = self.scores_conn_id
         db = ScoresDbHook(conn_id)
         # Every model is verified and loaded before anything is written: a tampered one scores nothing.
-        models = {role: mlflow_hook.load_model(ref.name, ref.version) for role, ref in roles}
+        models = {role: mlflow_hook.load_model(ref.name, ref.version, known=ref) for role, ref in roles}
         written = {
             role: self._score_role(ref, role, dataset, self.digest, logical_date, context, db, models[role])
             for role, ref in roles
