@@ -133,7 +133,7 @@ def retrieve(entity_df: pd.DataFrame, plans: list[ViewPlan]) -> pd.DataFrame:
     import pyarrow as pa
 
     keys = list(dict.fromkeys(k for view in plans for k in view.join_keys))
-    stamps = pd.to_datetime(entity_df[TIMESTAMP], utc=True)
+    stamps = pd.to_datetime(entity_df[TIMESTAMP], utc=True, cache=False)  # no cache probe: it boxes every row
     # Each row's time in whole microseconds, rounded down (sources are read at microseconds; Feast refuses finer
     # entity times): the ASOF probe and the ttl check use only this.
     nanos = stamps.to_numpy(dtype="datetime64[ns]").view("int64")

@@ -334,14 +334,14 @@ class FeastHook(BaseHook):
 
         started = time.monotonic()
         frame = entity_df.reset_index(drop=True).copy()
-        frame[spec.features.timestamp] = pd.to_datetime(frame[spec.features.timestamp], utc=True)
+        frame[spec.features.timestamp] = pd.to_datetime(frame[spec.features.timestamp], utc=True, cache=False)
         if spec.features.timestamp != "event_timestamp":
             frame = frame.rename(columns={spec.features.timestamp: "event_timestamp"})
         frame[ROW_COLUMN] = range(len(frame))
         result, how = self._point_in_time(frame, self.feature_refs(spec))
         result = result.drop(columns=ROW_COLUMN)
         # every engine answers in UTC; some (Feast's PostgreSQL store) drop the zone: the dataset keeps the input's
-        result["event_timestamp"] = pd.to_datetime(result["event_timestamp"], utc=True)
+        result["event_timestamp"] = pd.to_datetime(result["event_timestamp"], utc=True, cache=False)
         if spec.features.timestamp != "event_timestamp":
             result = result.rename(columns={"event_timestamp": spec.features.timestamp})
         if len(result) != len(frame):
