@@ -13,9 +13,9 @@ The floor is one process per step on the same files, doing that step's work with
 - **GX validate**: the spec's checks run by Great Expectations on that file (our validate: the same checks, plus
   the report and the validated dataset it saves);
 - **predict + binary COPY**: the champion loaded once (``mlflow.sklearn.load_model``), ``predict`` in 100k
-  chunks, then psycopg's ``COPY … FROM STDIN (FORMAT BINARY)`` with ``write_row`` into a table with the same
-  columns, key and index (our score: the sealed champion, the scores writer's one-transaction delete + COPY and
-  its run record).
+  chunks (one OpenMP thread, as our scorer), then psycopg's ``COPY … FROM STDIN (FORMAT BINARY)`` with
+  ``write_row`` into a table with the same columns, key and index (our score: the sealed champion, the scores
+  writer's one-transaction delete + COPY and its run record).
 
 Per step: process wall (interpreter start to exit, what a task costs a worker) ours vs floor, and the step's own
 work (after imports) ours vs floor. COPY alone: bench_scoring's comparison (our writer vs psycopg ``write_row``)
@@ -41,7 +41,19 @@ STEPS = {"materialize": "Feast read", "validate": "GX validate", "score": "predi
 FLOOR_IMPORTS = {
     "floor_read": ("duckdb",),
     "floor_validate": ("pandas", "great_expectations", "airflow_mlops.validation.gate"),
-    "floor_score": ("pandas", "psycopg", "mlflow", "mlflow.sklearn", "sklearn"),
+    "floor_score": (
+        "pandas",
+        "psycopg",
+        "mlflow",
+        "mlflow.sklearn",
+        "sklearn",
+        "sklearn.compose",
+        "sklearn.pipeline",
+        "sklearn.preprocessing",
+        "sklearn.linear_model",
+        "sklearn.ensemble",
+        "scipy.sparse",
+    ),
 }
 
 
@@ -85,6 +97,7 @@ def _floor_score(home: Path, dsn: str) -> dict:
     import pandas as pd
     import psycopg
     from psycopg import sql
+    from threadpoolctl import threadpool_limits
 
     from airflow_mlops.scoring.table import ScoreBatchKey, ScoresTable
     from airflow_mlops.scoring.writers import PostgresScoresWriter
@@ -98,9 +111,10 @@ def _floor_score(home: Path, dsn: str) -> dict:
     mlflow.set_tracking_uri(default_mlflow_uri())
     model = mlflow.sklearn.load_model(f"models:/{spec.model.name}@champion")
     t1 = time.perf_counter()
-    predictions = np.concatenate(
-        [model.predict(frame.iloc[s : s + scale.CHUNK][names]) for s in range(0, len(frame), scale.CHUNK)]
-    )
+    with threadpool_limits(limits=1):  # OpenMP (HistGradientBoosting) spins on a busy machine; one thread each
+        predictions = np.concatenate(
+            [model.predict(frame.iloc[s : s + scale.CHUNK][names]) for s in range(0, len(frame), scale.CHUNK)]
+        )
     t2 = time.perf_counter()
     table = ScoresTable("floor_scores", spec.features.entity)
     key = ScoreBatchKey(spec.model.name, "1", "champion", "run", "floor", scale.INTERVAL[0])
