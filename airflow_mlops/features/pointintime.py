@@ -126,7 +126,10 @@ def _local_path(path: str, repo_path: Any) -> Path | None:
 
 
 def retrieve(entity_df: pd.DataFrame, plans: list[ViewPlan]) -> pd.DataFrame:
-    """``entity_df`` (its ``event_timestamp`` in UTC, every column kept, row order kept) with each plan's features."""
+    """``entity_df`` (its ``event_timestamp`` in UTC, every column kept, row order kept) with each plan's features.
+
+    ``entity_df`` is left as it was; the result shares its other columns' memory (copy it before writing into it).
+    """
     import duckdb
     import numpy as np
     import pandas as pd
@@ -153,9 +156,14 @@ def retrieve(entity_df: pd.DataFrame, plans: list[ViewPlan]) -> pd.DataFrame:
     # ASOF output comes in no particular order: row ids are a permutation of 0..n-1, put each row at its own place
     order = np.empty(len(entity_df), dtype=np.int64)
     order[features.column(_ROW).to_numpy()] = np.arange(len(entity_df))
-    features = features.drop_columns([_ROW]).take(order)
-    entities = entity_df.reset_index(drop=True).assign(**{TIMESTAMP: stamps.reset_index(drop=True).astype(_MICROS)})
-    return pd.concat([entities, features.to_pandas()], axis=1)
+    features = features.drop_columns([_ROW]).take(order).to_pandas(split_blocks=True)
+    # The entity columns are not copied (the frame shares them with ``entity_df``; only the time is new): in a fresh
+    # process every copy of a million rows is page faults, ~0.1-0.2 s of CPU per copy measured.
+    entities = entity_df.copy(deep=False)
+    if not isinstance(entities.index, pd.RangeIndex) or (entities.index.start, entities.index.step) != (0, 1):
+        entities = entities.reset_index(drop=True)
+    entities[TIMESTAMP] = stamps.astype(_MICROS).array
+    return pd.concat([entities, features], axis=1, copy=False)
 
 
 def _spill_dir() -> str:

@@ -155,7 +155,9 @@ def _both(hook, batch, refs):
 
 def test_same_answer_as_feast_for_a_feature_service(world):
     hook, batch, _ = world
+    before = batch.copy()
     ours, feast = _both(hook, batch, hook.store.get_feature_service("both"))
+    pd.testing.assert_frame_equal(batch, before)  # the entity frame is left as it was
     pd.testing.assert_frame_equal(ours, feast[list(ours.columns)], check_dtype=True)
     assert list(ours.columns) == list(feast.columns)
     # the data exercises every case: expiry, missing entities, ties, nulls, served values
