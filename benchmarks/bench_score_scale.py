@@ -154,6 +154,7 @@ def _floor(home: Path) -> dict:
     import duckdb
     import mlflow
 
+    from airflow_mlops.scoring.scorer import thread_limit
     from airflow_mlops.scoring.table import ScoreBatchKey, ScoresTable, quote, sqlite_time
     from airflow_mlops.scoring.writers import SqliteScoresWriter
     from airflow_mlops.settings import default_mlflow_uri
@@ -185,7 +186,8 @@ def _floor(home: Path) -> dict:
     conn.execute("BEGIN")
     for start in range(0, len(frame), CHUNK):
         part = frame.iloc[start : start + CHUNK]
-        predictions = model.predict(part[names])
+        with thread_limit():  # as our scorer predicts (AIRFLOW_MLOPS_PREDICT_THREADS, default one thread)
+            predictions = model.predict(part[names])
         stamps = [sqlite_time(t) for t in part.event_timestamp]
         rows = zip(range(start, start + len(part)), part.zone_id.tolist(), stamps, predictions.tolist(), strict=True)
         conn.executemany(insert, [(*r, None, *tail) for r in rows])
