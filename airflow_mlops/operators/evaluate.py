@@ -40,7 +40,7 @@ class EvaluateOperator(MLflowSpecOperator):
         self.run_id = run_id
 
     def execute(self, context: Any) -> dict[str, Any]:
-        from airflow_mlops.training.fit import thread_limit
+        from airflow_mlops.threads import thread_limit
 
         with thread_limit():
             return self._evaluate(context)

@@ -65,7 +65,7 @@ class MLflowTrainOperator(MLflowSpecOperator):
     def execute(self, context: Any) -> dict[str, Any]:
         from airflow.sdk.exceptions import AirflowFailException
 
-        from airflow_mlops.training.fit import thread_limit
+        from airflow_mlops.threads import thread_limit
         from airflow_mlops.validation.errors import DataError
 
         try:

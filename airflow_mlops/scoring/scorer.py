@@ -8,35 +8,16 @@ training DAG registered it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from airflow_mlops.threads import PREDICT_THREADS_ENV, thread_limit
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
     from airflow_mlops.spec import ModelSpec
-
-THREADS_ENV = "AIRFLOW_MLOPS_PREDICT_THREADS"
-
-
-@contextmanager
-def thread_limit() -> Iterator[int]:
-    """Cap BLAS/OpenMP threads while a model predicts (``$AIRFLOW_MLOPS_PREDICT_THREADS``, default 1).
-
-    As in training (:func:`airflow_mlops.training.fit.thread_limit`): a worker runs several tasks at once, and an
-    OpenMP model (HistGradientBoosting) that takes every core of a busy machine spins instead of working —
-    10k rows through a 200-tree model took 1.2–1.8 s with 2 OpenMP threads and 0.1–0.2 s with one, 100k rows
-    3.9–4.1 s vs 1.1–1.8 s (2 cores, load average 4–8). Raise it on a dedicated scoring worker.
-    """
-    import sklearn.utils._openmp_helpers  # noqa: F401  (loads OpenMP/BLAS so the limit reaches them)
-    from threadpoolctl import threadpool_limits
-
-    limit = int(os.environ.get(THREADS_ENV) or 1)
-    with threadpool_limits(limits=limit):
-        yield limit
 
 
 def entity_is_text(dataset: str | Path, entity: str) -> bool:
@@ -90,7 +71,7 @@ def score_batches(
         start = 0
         for chunk in parquet.iter_batches(batch_size=chunk_rows, columns=[entity, timestamp, *feature_names]):
             features = chunk.select(feature_names).to_pandas()
-            with thread_limit():  # not across the yield: the consumer (the writer) runs unlimited
+            with thread_limit(PREDICT_THREADS_ENV):  # not across the yield: the consumer (the writer) runs unlimited
                 prediction, probability = stored_values(predict(model, features, task))
             keys = chunk.column(entity)
             if pa.types.is_integer(keys.type):

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -20,25 +17,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from airflow_mlops.spec import ModelSpec
-
-
-THREADS_ENV = "AIRFLOW_MLOPS_TRAIN_THREADS"
-
-
-@contextmanager
-def thread_limit() -> Iterator[int]:
-    """Cap BLAS/OpenMP threads (``$AIRFLOW_MLOPS_TRAIN_THREADS``, default 1).
-
-    Airflow workers run several tasks at once; an OpenMP estimator (HistGradientBoosting) that grabs
-    every core of a busy worker spins instead of working: 16 s instead of 0.8 s for 1k rows measured
-    on a loaded 2-core machine. Raise the limit on a dedicated training worker.
-    """
-    import sklearn.utils._openmp_helpers  # noqa: F401  (loads OpenMP/BLAS so the limit reaches them)
-    from threadpoolctl import threadpool_limits
-
-    limit = int(os.environ.get(THREADS_ENV) or 1)
-    with threadpool_limits(limits=limit):
-        yield limit
 
 
 @dataclass

@@ -60,7 +60,8 @@ def smoke_fit_problem(spec: ModelSpec, kinds: dict[str, str]) -> str | None:
     """Why the train task's fit fails on synthetic rows, or None when it fits and scores."""
     import warnings
 
-    from airflow_mlops.training.fit import thread_limit, train
+    from airflow_mlops.threads import thread_limit
+    from airflow_mlops.training.fit import train
 
     frame = synthetic_frame(spec, kinds)
     try:
