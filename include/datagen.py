@@ -102,11 +102,12 @@ def rider_churn(
     ts = np.repeat(stamps, riders)
     tenure = rng.integers(1, 2000, rows)
     trips = rng.poisson(np.where(tenure > 365, 12, 5), rows)
-    if defects.drift:
+    if defects.drift:  # a churn wave: riders ride less, cancel more and pay cash more often
         trips = rng.poisson(2, rows)
     rating = np.clip(rng.normal(4.6, 0.3, rows), 1, 5).round(2)
-    cancel = np.clip(rng.beta(1.5, 12, rows), 0, 1).round(3)
-    payment = np.array(PAYMENT_TYPES)[rng.choice(3, rows, p=[0.7, 0.1, 0.2])]
+    cancel = np.clip(rng.beta(3, 8, rows) if defects.drift else rng.beta(1.5, 12, rows), 0, 1).round(3)
+    payment_mix = [0.4, 0.4, 0.2] if defects.drift else [0.7, 0.1, 0.2]
+    payment = np.array(PAYMENT_TYPES)[rng.choice(3, rows, p=payment_mix)]
     logit = 1.2 - 0.25 * trips - 0.0008 * tenure + 6 * cancel - 0.8 * (rating - 4.6) + 0.6 * (payment == "cash")
     churned = (rng.random(rows) < 1 / (1 + np.exp(-logit))).astype("int64")
     features = pd.DataFrame(

@@ -242,13 +242,19 @@ class Cluster:
                     raise TimeoutError(f"DAG {dag_id} not parsed after {timeout:.0f}s; import errors: {errors}")
                 time.sleep(2)
 
-    def trigger(self, dag_id: str, conf: dict | None = None) -> str:
+    def trigger(self, dag_id: str, conf: dict | None = None, logical_date: str | None = None) -> str:
+        """Unpause and trigger ``dag_id`` (``logical_date`` ISO 8601, default none: Airflow infers the interval)."""
         self.wait_for_dag(dag_id)
         with self.api() as api:
             api.patch(f"/dags/{dag_id}", json={"is_paused": False}).raise_for_status()
-            resp = api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": None, "conf": conf or {}})
+            resp = api.post(f"/dags/{dag_id}/dagRuns", json={"logical_date": logical_date, "conf": conf or {}})
             resp.raise_for_status()
             return resp.json()["dag_run_id"]
+
+    def clear(self, dag_id: str, run_id: str) -> None:
+        """Clear a finished run: every task runs again under the same logical date (re-running an interval)."""
+        with self.api() as api:
+            api.post(f"/dags/{dag_id}/dagRuns/{run_id}/clear", json={"dry_run": False}).raise_for_status()
 
     def run_state(self, dag_id: str, run_id: str) -> str:
         with self.api() as api:
