@@ -125,7 +125,7 @@ def test_two_models_train_score_drift_retrain_promote_rescore(cluster, tmp_path)
         assert {"1", "2"} <= set(compared), (model, compared)  # champion and challenger, on the same fresh data
         assert {compared[v]["metrics_source"] for v in ("1", "2")} == {"fresh"}, (model, compared)
         ran.append({train: retrain["dag_run_id"]})
-        print(f"\n{model}: retrain ({decision['reason']}) → gate promoted={gate['promoted']}, champion v{gate['version']}")
+        print(f"\n{model}: retrain ({decision['reason']}) → promoted={gate['promoted']}, version {gate['version']}")
         if gate["promoted"]:
             assert gate["version"] == "2", (model, gate["decision"])
             # refresh_scores: the new champion rescores at once (the first train's refresh ran with version "1")
