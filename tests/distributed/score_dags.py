@@ -15,8 +15,8 @@ import yaml
 
 from .compose import PROJECT
 
-# docker-compose.yaml sets no AIRFLOW__MLOPS__STORAGE_URL, so the workers' datasets would go to their own disks;
-# the DAG file sets it (the task process parses this file) to a prefix of the bucket the aws_default user owns.
+# docker-compose.yaml sets AIRFLOW__MLOPS__STORAGE_URL (the stack runs with it); the DAG file only defaults it, so the
+# same DAG also runs where it is unset, under a prefix of the bucket the aws_default user owns.
 STORAGE_URL = "s3://aws_default@mlops-reports/dist-score"
 
 DAG = '''"""Distributed score DAG {dag_id}: stage a dataset in S3 and a champion in MLflow, then BatchScoreOperator."""
