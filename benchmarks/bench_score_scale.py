@@ -353,12 +353,17 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _spawn(home: Path, *args: str) -> tuple[float, dict]:
-    """Run a child; its wall time from interpreter start, and what it printed."""
+    """Run a child of this module; its wall time from interpreter start, and what it printed."""
+    return spawn_child("benchmarks.bench_score_scale", home, _env(home), *args)
+
+
+def spawn_child(module: str, home: Path, env: dict[str, str], *args: str) -> tuple[float, dict]:
+    """Run ``python -m <module> child <args[0]> <home> <args[1:]>``; its wall time and its last ``BENCH`` JSON."""
     t0 = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_score_scale", "child", args[0], str(home), *args[1:]],
+        [sys.executable, "-m", module, "child", args[0], str(home), *args[1:]],
         cwd=PROJECT,
-        env=_env(home),
+        env=env,
         capture_output=True,
         text=True,
         timeout=3600,

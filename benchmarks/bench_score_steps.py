@@ -28,7 +28,6 @@ import argparse
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -166,22 +165,8 @@ def _child(argv: list[str]) -> None:
 
 
 def _spawn(home: Path, env: dict[str, str], *args: str) -> tuple[float, dict]:
-    """Run a child; its wall time from interpreter start, and what it printed."""
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "benchmarks.bench_score_steps", "child", args[0], str(home), *args[1:]],
-        cwd=scale.PROJECT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    seconds = time.perf_counter() - t0
-    print(f"  {args[0]}: {seconds:.1f} s", file=sys.stderr, flush=True)
-    lines = [line for line in proc.stdout.splitlines() if line.startswith("BENCH ")]
-    if proc.returncode != 0 or not lines:
-        raise RuntimeError(f"child {args[0]} failed ({proc.returncode}):\n{proc.stdout[-3000:]}\n{proc.stderr[-4000:]}")
-    return seconds, json.loads(lines[-1][len("BENCH ") :])
+    """Run a child of this module; its wall time from interpreter start, and what it printed."""
+    return scale.spawn_child("benchmarks.bench_score_steps", home, env, *args)
 
 
 def _count(dsn: str, table: str) -> int:
