@@ -168,7 +168,7 @@ class FeastHook(BaseHook):
     def digest_file(self) -> Path | None:
         """Where a local registry's applied digest is kept (beside it); None for a shared registry (state DB)."""
         registry = self._local_registry_path(self.store)
-        return Path(f"{registry}.sha256") if registry else None
+        return _FileRecord(Path(registry)).marker if registry else None
 
     def apply(self, force: bool = False) -> bool:
         """Register the repo definitions when they changed since the last apply; True when applied.
