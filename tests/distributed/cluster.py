@@ -10,6 +10,7 @@ the services and the read-only dags folder / checkout.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
@@ -119,6 +120,11 @@ class Cluster:
     @property
     def mlflow_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['mlflow']}"
+
+    def dsn(self, conn_id: str) -> str:
+        """A libpq URL for the PostgreSQL connection ``conn_id`` as the workers see it (``AIRFLOW_CONN_<ID>``)."""
+        conn = json.loads(self.processes["worker-1"].env[f"AIRFLOW_CONN_{conn_id.upper()}"])
+        return f"postgresql://{conn['login']}:{conn['password']}@{conn['host']}:{conn['port']}/{conn['schema']}"
 
     def log(self, name: str) -> Path:
         return self.root / f"{name}.log"

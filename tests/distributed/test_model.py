@@ -12,7 +12,6 @@ afterwards (only the rule-check cache's empty markers).
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
@@ -132,8 +131,7 @@ def test_two_models_train_score_drift_retrain_promote_rescore(cluster, tmp_path)
             rescore = wait_for_triggered_run(cluster, score, {"reason": "promotion", "version": "2"})
             ran.append({score: rescore["dag_run_id"]})
             promoted.append(model)
-        conn = json.loads(cluster.processes["worker-1"].env["AIRFLOW_CONN_SCORES_DB"])
-        dsn = f"postgresql://{conn['login']}:{conn['password']}@{conn['host']}:{conn['port']}/{conn['schema']}"
+        dsn = cluster.dsn("scores_db")
         with psycopg.connect(dsn) as db:
             versions = db.execute(
                 f'SELECT model_version, count(*) FROM "{spec.scoring.destination.table}" GROUP BY 1 ORDER BY 1'

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import psycopg
 import pytest
 
@@ -22,8 +20,7 @@ def test_ledger_written_by_both_workers_lands_in_postgres(cluster):
     assert set(writers) == set(WORKERS), f"not both workers: {writers}"
     # a task (on either worker) reads every record, whoever wrote it: one state database, not two files
     assert cluster.xcom(STATE_DAG, run_id, "read") == writers
-    conn = json.loads(cluster.processes["worker-1"].env["AIRFLOW_CONN_MLOPS_STATE"])
-    dsn = f"postgresql://{conn['login']}:{conn['password']}@{conn['host']}:{conn['port']}/{conn['schema']}"
+    dsn = cluster.dsn("mlops_state")
     with psycopg.connect(dsn) as db:
         rows = db.execute("SELECT detail FROM retrain_requests WHERE model = %s", (f"dist_{run_id}",)).fetchall()
     assert sorted(r[0] for r in rows) == writers
